@@ -1,0 +1,174 @@
+# Postern build. One non-recursive Makefile.
+#
+#   make              build everything (optimised)
+#   make SANITIZE=1   build with ASan + UBSan (into build/san)
+#   make check        unit tests + fuzz smoke runs + end-to-end tests, sanitizers on
+#   make deps         install the Debian packages the build and tests need
+#   make install      run conf/postern-install (asks where things go)
+#   make clean
+
+SHELL := /bin/bash
+
+# Install-time defaults compiled into the programs (install may override them
+# in main.cf; these are what "postconf -d" shows).
+config_directory ?= /etc/postern
+daemon_directory ?= /usr/libexec/postern
+command_directory ?= /usr/sbin
+queue_directory ?= /var/spool/postern
+data_directory ?= /var/lib/postern
+meta_directory ?= /etc/postern
+sendmail_path ?= /usr/sbin/sendmail
+newaliases_path ?= /usr/bin/newaliases
+mailq_path ?= /usr/bin/mailq
+mail_owner ?= postern
+setgid_group ?= posterndrop
+manpage_directory ?= /usr/share/man
+html_directory ?= no
+readme_directory ?= no
+
+VERSION := 0.1.0
+
+CC ?= cc
+ifeq ($(SANITIZE),1)
+BUILD := build/san
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT := -O1
+else
+BUILD := build/opt
+SAN_FLAGS :=
+OPT := -O2
+endif
+
+PKGS := openssl libbsd-overlay libpcre2-8
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+DEFS := -D_GNU_SOURCE -DPOSTERN_VERSION='"$(VERSION)"'
+
+# The install answers that are compiled in as defaults live in one object,
+# lib/defaults.c, rebuilt whenever one of them changes (the stamp below), so
+# that "make install config_directory=/x" rebuilds one file and relinks.
+PATH_VARS := config_directory daemon_directory command_directory \
+	queue_directory data_directory meta_directory sendmail_path \
+	newaliases_path mailq_path mail_owner setgid_group manpage_directory \
+	html_directory readme_directory
+PATH_DEFS := $(foreach v,$(PATH_VARS),-DDEF_$(v)='"$($(v))"')
+INSTALL_VARS := install_root tempdir $(PATH_VARS)
+
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2
+CFLAGS_ALL := -std=c11 $(WARN) $(OPT) -g $(SAN_FLAGS) $(DEFS) -Ilib -Imaps $(PKG_CFLAGS) $(CFLAGS)
+LDLIBS_ALL := $(SAN_FLAGS) $(PKG_LIBS) -ldb $(LDLIBS)
+
+LIB_SRCS := $(wildcard lib/*.c)
+# maps/ holds the library of map types plus the postmap and postalias mains.
+MAPS_MAINS := maps/postmap.c maps/postalias.c
+MAPS_SRCS := $(filter-out $(MAPS_MAINS),$(wildcard maps/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+MAPS_OBJS := $(MAPS_SRCS:%.c=$(BUILD)/%.o)
+LIBPOSTERN := $(BUILD)/libpostern.a
+
+# Programs: each NAME_SRCS lists the files of program NAME; a program is
+# built once its main file exists. Program folders never share files: what
+# two programs need lives in lib/ or maps/.
+postconf_SRCS := $(wildcard postconf/*.c)
+postmap_SRCS := maps/postmap.c
+postalias_SRCS := maps/postalias.c
+master_SRCS := $(filter-out master/postern%,$(wildcard master/*.c))
+postern_SRCS := $(wildcard master/postern*.c)
+# Test-only daemons, tests/daemons/NAME.c -> $(BUILD)/testbin/NAME: the e2e
+# tests copy them into a test instance's daemon_directory; install never does.
+TEST_DAEMONS := $(patsubst tests/daemons/%.c,%,$(wildcard tests/daemons/*.c))
+TEST_DAEMON_BINS := $(TEST_DAEMONS:%=$(BUILD)/testbin/%)
+
+ALL_PROGRAMS := postconf postmap postalias master postern
+PROGRAMS := $(foreach p,$(ALL_PROGRAMS),$(if $(strip $($(p)_SRCS)),$(if $(wildcard $(firstword $($(p)_SRCS))),$(p))))
+
+PROG_BINS := $(PROGRAMS:%=$(BUILD)/bin/%)
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all check unit fuzz e2e deps install clean format-check stage
+all: $(PROG_BINS) $(TEST_DAEMON_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"; $(CC) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+
+$(BUILD)/paths.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(PATH_DEFS)' | cmp -s - $@ || echo '$(PATH_DEFS)' > $@
+
+$(BUILD)/lib/defaults.o: lib/defaults.c $(BUILD)/paths.stamp
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"; $(CC) $(CFLAGS_ALL) $(PATH_DEFS) -MMD -MP -c -o $@ $<
+
+FORCE:
+
+$(LIBPOSTERN): $(LIB_OBJS) $(MAPS_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  AR $@"; rm -f $@; ar rcs $@ $^
+
+define prog_rule
+$(BUILD)/bin/$(1): $$($(1)_SRCS:%.c=$(BUILD)/%.o) $(LIBPOSTERN)
+	@mkdir -p $$(dir $$@)
+	@echo "  LD $$@"; $$(CC) -o $$@ $$^ $$(LDLIBS_ALL)
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call prog_rule,$(p))))
+
+$(BUILD)/testbin/%: $(BUILD)/tests/daemons/%.o $(LIBPOSTERN)
+	@mkdir -p $(dir $@)
+	@echo "  LD $@"; $(CC) -o $@ $^ $(LDLIBS_ALL)
+
+# make stage STAGE=DIR name=value...: link every program with those install
+# answers compiled in, into DIR/bin, leaving $(BUILD) as it is. The install
+# script uses it, so installing into a test folder never changes the build.
+STAGE ?= $(BUILD)/stage
+stage: $(PROG_BINS)
+	@mkdir -p $(STAGE)/bin
+	@$(CC) $(CFLAGS_ALL) $(PATH_DEFS) -c -o $(STAGE)/defaults.o lib/defaults.c
+	@set -e; $(foreach p,$(PROGRAMS),$(CC) -o $(STAGE)/bin/$(p).tmp $(STAGE)/defaults.o $($(p)_SRCS:%.c=$(BUILD)/%.o) $(LIBPOSTERN) $(LDLIBS_ALL) && mv -f $(STAGE)/bin/$(p).tmp $(STAGE)/bin/$(p);)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBPOSTERN)
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"; $(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(LIBPOSTERN) -lcmocka $(LDLIBS_ALL)
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+# ---- tests ---------------------------------------------------------------
+# make check always tests the sanitizer build.
+ifneq ($(SANITIZE),1)
+check:
+	$(MAKE) SANITIZE=1 check
+else
+check: unit fuzz e2e
+endif
+
+unit: $(UNIT_BINS) $(PROG_BINS)
+	@bash tests/run-unit $(BUILD)
+
+fuzz:
+	@bash tests/fuzz/run
+
+e2e: $(PROG_BINS)
+	@POSTERN_BUILD=$(BUILD) /usr/bin/python3 -m pytest -q tests/e2e
+
+# ---- dependencies --------------------------------------------------------
+DEB_PACKAGES := build-essential pkg-config clang libclang-rt-dev \
+	libssl-dev libdb-dev libbsd-dev libpcre2-dev libcmocka-dev \
+	python3 python3-pytest swaks msmtp openssl groff-base man-db \
+	passwd login util-linux clang-format
+
+deps:
+	@bash conf/install-deps $(DEB_PACKAGES)
+
+# ---- install -------------------------------------------------------------
+# The script asks its questions, then runs "make all" with the answers so the
+# compiled-in defaults match the installed main.cf, then copies files.
+INSTALL_ARGS := $(foreach v,$(INSTALL_VARS),$(if $(filter command line,$(origin $(v))),$(v)=$($(v))))
+install:
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) VERSION=$(VERSION) MAKE="$(MAKE)" \
+		bash conf/postern-install $(INSTALL_ARGS)
+
+clean:
+	rm -rf build
