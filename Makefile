@@ -150,8 +150,8 @@ unit: $(UNIT_BINS) $(PROG_BINS)
 fuzz:
 	@bash tests/fuzz/run
 
-e2e: $(PROG_BINS)
-	@POSTERN_BUILD=$(BUILD) /usr/bin/python3 -m pytest -q tests/e2e
+e2e: $(PROG_BINS) $(TEST_DAEMON_BINS)
+	@POSTERN_BUILD=$(BUILD) POSTERN_SANITIZE=$(SANITIZE) /usr/bin/python3 -m pytest -q tests/e2e
 
 # ---- dependencies --------------------------------------------------------
 DEB_PACKAGES := build-essential pkg-config clang libclang-rt-dev \

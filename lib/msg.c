@@ -77,6 +77,33 @@ int msg_set_logfile(const char *path)
     return 0;
 }
 
+void msg_set_logfd(int fd)
+{
+    if (msg_log_fd >= 0 && msg_log_fd != fd)
+        close(msg_log_fd);
+    msg_log_fd = fd < 0 ? -1 : fd;
+}
+
+int msg_logfd(void)
+{
+    return msg_log_fd;
+}
+
+static void msg_syslog_start(void)
+{
+    static char ident[160];
+
+    snprintf(ident, sizeof(ident), "%s/%s", msg_sysname, msg_prog);
+    openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+    msg_syslog_open = 1;
+}
+
+void msg_syslog_connect(void)
+{
+    if (msg_log_fd < 0 && !(msg_flags & MSG_NOLOG) && !msg_syslog_open)
+        msg_syslog_start();
+}
+
 void msg_set_cleanup(void (*fn)(void))
 {
     msg_cleanup = fn;
@@ -131,16 +158,12 @@ static void msg_to_file(const char *text, enum msg_level level)
 
 static void msg_to_syslog(const char *text, enum msg_level level)
 {
-    static char ident[160];
     static const int prio[] = {
         LOG_INFO, LOG_WARNING, LOG_ERR, LOG_CRIT, LOG_CRIT,
     };
 
-    if (!msg_syslog_open) {
-        snprintf(ident, sizeof(ident), "%s/%s", msg_sysname, msg_prog);
-        openlog(ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
-        msg_syslog_open = 1;
-    }
+    if (!msg_syslog_open)
+        msg_syslog_start();
     syslog(prio[level], "%s%s", msg_level_text[level], text);
 }
 

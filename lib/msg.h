@@ -34,6 +34,21 @@ void msg_set_syslog_name(const char *name);
  * chroot. Returns 0, or -1 with errno set.
  */
 int msg_set_logfile(const char *path);
+/*
+ * Log to FD, a descriptor that is already open (master hands its
+ * maillog_file descriptor down to every child, lib/daemon.h), instead of
+ * syslog; -1 means syslog again. The previous log file descriptor, if any
+ * and different, is closed; FD's close-on-exec flag is the caller's.
+ */
+void msg_set_logfd(int fd);
+/* The log file descriptor in use, or -1 when lines go to syslog. */
+int msg_logfd(void);
+/*
+ * Connect to syslog now rather than at the first line, so that a process
+ * about to chroot keeps its /dev/log connection (openlog with LOG_NDELAY).
+ * Does nothing while a log file is in use.
+ */
+void msg_syslog_connect(void);
 /* Hook run before msg_fatal exits (e.g. to remove a temporary file). */
 void msg_set_cleanup(void (*fn)(void));
 
