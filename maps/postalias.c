@@ -1,0 +1,592 @@
+/*
+ * postalias.c - the postalias and newaliases commands: build, query, list
+ * and edit alias tables, with Postfix's options and exit codes.
+ *
+ *   postalias [-Nfinoprsuvw] [-c dir] [-d key] [-q key] [type:]file ...
+ *   newaliases [-v] [-c dir] [-C main.cf-or-dir]
+ *
+ * Building reads an aliases(5) source (alias_source.h) into a new table
+ * that replaces the old one atomically when complete (dict_db.c); -i adds
+ * entries read from stdin to the existing table instead. Like Postfix,
+ * every build also stores "@" -> "@" (the sendmail "database complete"
+ * mark) and the NIS entries YP_LAST_MODIFIED and YP_MASTER_NAME, the
+ * latter two without a trailing NUL and not case-folded. -q key prints the
+ * first value found (exit 0) or nothing (exit 1); "-q -" reads keys from
+ * stdin and prints "key:<TAB>value" for each found; -d deletes; -s lists
+ * the first table. Run as "newaliases" (by name), it builds every table
+ * of alias_database. The default type is default_database_type.
+ *
+ * Called by administrators, install scripts, sendmail -bi and the tests.
+ * Errors: bad source lines are warnings naming file and line; everything
+ * else is "postalias: fatal: ..." with exit status 1. A table being built
+ * when a fatal error or a signal strikes is removed, never left half-done.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alias_source.h"
+#include "argv.h"
+#include "buf.h"
+#include "config.h"
+#include "dict.h"
+#include "maps.h"
+#include "mem.h"
+#include "msg.h"
+#include "params.h"
+#include "str.h"
+
+#define USAGE                                                                  \
+    "usage: %s [-Nfinoprsuvw] [-c config_dir] [-d key] [-q key] "              \
+    "[map_type:]file..."
+#define NA_USAGE "usage: %s [-v] [-c config_dir] [-C config_file]"
+
+/* The table being built, removed by a fatal error or a signal. */
+static struct dict *postalias_building;
+static volatile sig_atomic_t postalias_signalled;
+
+struct postalias_opts {
+    int dict_flags;    /* DICT_FOLD_FIX, DICT_TRY*NULL, DICT_DUP_* */
+    int incremental;   /* -i */
+    int keep_root;     /* -o */
+    int default_perms; /* -p */
+    int no_utf8;       /* -u */
+};
+
+static void postalias_cleanup(void)
+{
+    struct dict *d = postalias_building;
+
+    if (d != NULL) {
+        postalias_building = NULL;
+        d->aborted = 1;
+        dict_close(d);
+    }
+}
+
+static void postalias_on_signal(int sig)
+{
+    postalias_signalled = sig;
+}
+
+static void postalias_catch_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = postalias_on_signal;
+    sigemptyset(&sa.sa_mask);
+    /* No SA_RESTART: a read from stdin must return so the loop can stop. */
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static void postalias_check_signal(void)
+{
+    if (postalias_signalled) {
+        int sig = postalias_signalled;
+
+        postalias_cleanup();
+        signal(sig, SIG_DFL);
+        raise(sig);
+        _exit(1);
+    }
+}
+
+/* Split "type:name" (type optional) into malloc'ed parts. */
+static void postalias_split(const char *arg, char **type, char **name)
+{
+    const char *colon = strchr(arg, ':');
+
+    if (colon != NULL) {
+        *type = mem_strndup(arg, (size_t) (colon - arg));
+        *name = mem_strdup(colon + 1);
+    } else {
+        *type = mem_strdup(var_default_database_type);
+        *name = mem_strdup(arg);
+    }
+}
+
+static struct dict *postalias_open(const char *arg, int open_flags, int flags)
+{
+    struct buf *err = buf_new(128);
+    struct dict *d;
+    char *type;
+    char *name;
+
+    postalias_split(arg, &type, &name);
+    d = dict_open3(type, name, open_flags, flags, err);
+    if (d == NULL)
+        msg_fatal("%s", buf_str(err));
+    mem_free(type);
+    mem_free(name);
+    buf_free(err);
+    return d;
+}
+
+/* Types whose tables can be built (one file NAME.db each). */
+static int postalias_creatable(const char *type)
+{
+    return strcmp(type, "hash") == 0 || strcmp(type, "btree") == 0
+           || strcmp(type, "dbm") == 0;
+}
+
+/* Read one line of stdin without its newline; 0 at the end. */
+static int postalias_getline(struct buf *line)
+{
+    int ch;
+    int got = 0;
+
+    buf_reset(line);
+    while ((ch = getchar()) != EOF) {
+        got = 1;
+        if (ch == '\n')
+            break;
+        buf_putc(line, ch);
+    }
+    return got;
+}
+
+/*
+ * The key as the table stores it: names are folded (UTF-8 aware, as the
+ * build folds them) for fixed-string tables unless -f was given.
+ */
+static const char *postalias_key(struct dict *d, const char *key, int utf8,
+                                 struct buf *folded)
+{
+    if ((d->flags & (DICT_FOLD_FIX | DICT_FIXED))
+        != (DICT_FOLD_FIX | DICT_FIXED))
+        return key;
+    buf_reset(folded);
+    maps_fold(folded, key, utf8);
+    return buf_str(folded);
+}
+
+/* -q key, -q -: returns the exit status. Tables open when first needed. */
+static int postalias_query(const char *key, char **maps, int nmaps, int flags,
+                           int utf8)
+{
+    struct dict **dicts = mem_calloc((size_t) nmaps, sizeof(*dicts));
+    struct buf *value = buf_new(256);
+    struct buf *line = buf_new(256);
+    struct buf *folded = buf_new(256);
+    int from_stdin = strcmp(key, "-") == 0;
+    enum lookup_status st;
+    int found = 0;
+    int i;
+
+    while (!from_stdin || postalias_getline(line)) {
+        const char *k = from_stdin ? buf_str(line) : key;
+
+        for (i = 0; *k && i < nmaps; i++) {
+            if (dicts[i] == NULL)
+                dicts[i] = postalias_open(maps[i], DICT_RDONLY, flags);
+            st = dict_lookup(dicts[i], postalias_key(dicts[i], k, utf8, folded),
+                             value);
+            if (st == LOOKUP_FOUND) {
+                found = 1;
+                if (from_stdin)
+                    printf("%s:\t%s\n", k, buf_str(value));
+                else
+                    printf("%s\n", buf_str(value));
+                break;
+            }
+            if (st != LOOKUP_NOTFOUND)
+                msg_fatal("table %s:%s: query error: %s", dicts[i]->type,
+                          dicts[i]->name, buf_str(dicts[i]->err));
+        }
+        if (!from_stdin)
+            break;
+    }
+    if (fflush(stdout) != 0 || ferror(stdout))
+        msg_fatal("write standard output: %s", strerror(errno));
+    for (i = 0; i < nmaps; i++)
+        dict_close(dicts[i]);
+    mem_free(dicts);
+    buf_free(value);
+    buf_free(line);
+    buf_free(folded);
+    return found ? 0 : 1;
+}
+
+/*
+ * -d key, -d -: returns the exit status. Every table is opened first, so
+ * that a table that cannot be opened changes nothing anywhere.
+ */
+static int postalias_delete(const char *key, char **maps, int nmaps, int flags,
+                            int utf8)
+{
+    struct dict **dicts = mem_calloc((size_t) nmaps, sizeof(*dicts));
+    struct buf *line = buf_new(256);
+    struct buf *folded = buf_new(256);
+    int from_stdin = strcmp(key, "-") == 0;
+    enum lookup_status st;
+    int found = 0;
+    int i;
+
+    for (i = 0; i < nmaps; i++)
+        dicts[i] = postalias_open(maps[i], DICT_RDWR, flags | DICT_LOCK);
+    while (!from_stdin || postalias_getline(line)) {
+        const char *k = from_stdin ? buf_str(line) : key;
+
+        for (i = 0; *k && i < nmaps; i++) {
+            st =
+                dict_delete(dicts[i], postalias_key(dicts[i], k, utf8, folded));
+            if (st == LOOKUP_FOUND)
+                found = 1;
+            else if (st != LOOKUP_NOTFOUND)
+                msg_fatal("table %s:%s: delete error: %s", dicts[i]->type,
+                          dicts[i]->name, buf_str(dicts[i]->err));
+        }
+        if (!from_stdin)
+            break;
+    }
+    for (i = 0; i < nmaps; i++)
+        if (dict_close(dicts[i]) < 0)
+            msg_fatal("close %s: table update failed", maps[i]);
+    mem_free(dicts);
+    buf_free(line);
+    buf_free(folded);
+    return found ? 0 : 1;
+}
+
+/* -s: list the first table (Postfix's postalias lists only that one). */
+static void postalias_list(const char *map, int flags)
+{
+    struct buf *key = buf_new(256);
+    struct buf *value = buf_new(256);
+    enum lookup_status st;
+    struct dict *d;
+    int how;
+
+    d = postalias_open(map, DICT_RDONLY, flags | DICT_LOCK);
+    if (d->sequence == NULL)
+        msg_fatal("table %s:%s: sequence operation is not supported", d->type,
+                  d->name);
+    for (how = DICT_SEQ_FIRST;
+         (st = dict_sequence(d, how, key, value)) == LOOKUP_FOUND;
+         how = DICT_SEQ_NEXT)
+        printf("%s:\t%s\n", buf_str(key), buf_str(value));
+    if (st != LOOKUP_NOTFOUND)
+        msg_fatal("table %s:%s: sequence error: %s", d->type, d->name,
+                  buf_str(d->err));
+    dict_close(d);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        msg_fatal("write standard output: %s", strerror(errno));
+    buf_free(key);
+    buf_free(value);
+}
+
+/*
+ * Store one entry; a kept duplicate is reported as the flags say. WHERE
+ * is "FILE, line N" or NULL for the entries postalias adds itself.
+ */
+static void postalias_store(struct dict *d, const char *key, const char *value,
+                            int warn_dups, const char *where)
+{
+    enum lookup_status st = dict_update(d, key, value);
+
+    if (st == LOOKUP_NOTFOUND && warn_dups) {
+        struct buf *safe = buf_new(64);
+
+        str_printable(safe, key, strlen(key));
+        if (where != NULL)
+            msg_warn("%s: duplicate entry: \"%s\"", where, buf_str(safe));
+        else
+            msg_warn("table %s:%s: duplicate entry: \"%s\"", d->type, d->name,
+                     buf_str(safe));
+        buf_free(safe);
+    } else if (st != LOOKUP_FOUND && st != LOOKUP_NOTFOUND) {
+        msg_fatal("table %s:%s: write error: %s", d->type, d->name,
+                  buf_str(d->err));
+    }
+}
+
+/*
+ * The entries every alias table gets, as Postfix's postalias writes them:
+ * "@" -> "@" under the table's own rules (an existing "@" wins, except
+ * with -i, which refreshes it), then the NIS entries, always replaced,
+ * never folded and without a trailing NUL.
+ */
+static void postalias_signatures(struct dict *d,
+                                 const struct postalias_opts *opts)
+{
+    int saved = d->flags;
+    struct buf *now = buf_new(32);
+
+    if (opts->incremental)
+        d->flags =
+            (d->flags & ~(DICT_DUP_WARN | DICT_DUP_IGNORE)) | DICT_DUP_REPLACE;
+    postalias_store(d, "@", "@", (opts->dict_flags & DICT_DUP_WARN) != 0, NULL);
+    d->flags &=
+        ~(DICT_FOLD_FIX | DICT_TRY1NULL | DICT_DUP_WARN | DICT_DUP_IGNORE);
+    d->flags |= DICT_TRY0NULL | DICT_DUP_REPLACE;
+    buf_setf(now, "%010ld", (long) time(NULL));
+    postalias_store(d, "YP_LAST_MODIFIED", buf_str(now), 0, NULL);
+    postalias_store(d, "YP_MASTER_NAME", var_myhostname ? var_myhostname : "",
+                    0, NULL);
+    d->flags = saved;
+    buf_free(now);
+}
+
+/* Build (or with -i extend) one table from its source. */
+static void postalias_build(const char *arg, const struct postalias_opts *opts)
+{
+    struct buf *err = buf_new(128);
+    struct buf *path = buf_new(128);
+    struct buf *where = buf_new(128);
+    struct buf *key = buf_new(128);
+    struct buf *value = buf_new(256);
+    struct alias_source *src;
+    struct stat sb;
+    struct dict *d;
+    int open_flags = DICT_CREATE;
+    int src_flags = 0;
+    int existed;
+    int flags;
+    char *type;
+    char *name;
+    int ret;
+
+    postalias_split(arg, &type, &name);
+    if (opts->dict_flags & DICT_FOLD_FIX)
+        src_flags |= ALIAS_SOURCE_FOLD;
+    if (var_smtputf8_enable && !opts->no_utf8)
+        src_flags |= ALIAS_SOURCE_UTF8;
+    if (opts->incremental) {
+        src = alias_source_stream(stdin, "stdin", src_flags);
+    } else if ((src = alias_source_open(name, src_flags, err)) == NULL) {
+        msg_fatal("%s", buf_str(err));
+    }
+    if (dict_find_type(type) == NULL)
+        msg_fatal("unsupported dictionary type: %s", type);
+    if (!postalias_creatable(type))
+        msg_fatal("unsupported dictionary type: %s does not support "
+                  "bulk-mode creation.",
+                  type);
+
+    /* New files get the source's group and other read bits, as Postfix. */
+    if (opts->default_perms || opts->incremental || stat(name, &sb) < 0)
+        umask(022);
+    else
+        umask(022 | (~sb.st_mode & 077));
+    buf_setf(path, "%s.db", name);
+    existed = stat(buf_str(path), &sb) == 0;
+    if (opts->incremental && existed)
+        open_flags = DICT_RDWR;
+
+    /* Duplicates are reported here, where the file and line are known. */
+    flags = opts->dict_flags & ~(DICT_DUP_WARN | DICT_DUP_IGNORE);
+    if (!(flags & DICT_DUP_REPLACE))
+        flags |= DICT_DUP_IGNORE;
+    if (open_flags == DICT_RDWR)
+        flags |= DICT_LOCK;
+    d = dict_open3(type, name, open_flags, flags, err);
+    if (d == NULL)
+        msg_fatal("%s", buf_str(err));
+    if (open_flags == DICT_CREATE)
+        postalias_building = d;
+
+    while ((ret = alias_source_next(src, key, value)) > 0) {
+        buf_setf(where, "%s, line %d", opts->incremental ? "stdin" : name,
+                 alias_source_line(src));
+        postalias_store(d, buf_str(key), buf_str(value),
+                        (opts->dict_flags & DICT_DUP_WARN) != 0,
+                        buf_str(where));
+        postalias_check_signal();
+    }
+    postalias_check_signal();
+    if (ret < 0)
+        msg_fatal("%s", alias_source_error(src));
+    alias_source_close(src);
+    postalias_signatures(d, opts);
+    postalias_building = NULL;
+    if (dict_close(d) < 0)
+        msg_fatal("%s: table update failed", buf_str(path));
+    /* -o: the new file stays root's instead of the source owner's. */
+    if (opts->keep_root && !existed && geteuid() == 0
+        && chown(buf_str(path), geteuid(), getegid()) < 0)
+        msg_fatal("chown %s: %s", buf_str(path), strerror(errno));
+    mem_free(type);
+    mem_free(name);
+    buf_free(err);
+    buf_free(path);
+    buf_free(where);
+    buf_free(key);
+    buf_free(value);
+}
+
+/* "-C path": sendmail's way to name main.cf or its directory. */
+static char *newaliases_config_dir(const char *arg)
+{
+    struct stat sb;
+    const char *slash;
+
+    if (stat(arg, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return mem_strdup(arg);
+    if ((slash = strrchr(arg, '/')) == NULL)
+        return mem_strdup(".");
+    if (slash == arg)
+        return mem_strdup("/");
+    return mem_strndup(arg, (size_t) (slash - arg));
+}
+
+/* newaliases: build every table of alias_database. */
+static int newaliases_main(int argc, char **argv)
+{
+    struct postalias_opts opts;
+    const char *opt_c = NULL;
+    char *opt_dir = NULL;
+    struct argv *tables;
+    size_t i;
+    int ch;
+
+    while ((ch = getopt(argc, argv, "c:C:o:v")) > 0) {
+        switch (ch) {
+        case 'c':
+            opt_c = optarg;
+            break;
+        case 'C':
+            mem_free(opt_dir);
+            opt_dir = newaliases_config_dir(optarg);
+            opt_c = opt_dir;
+            break;
+        case 'o':
+            /* sendmail -oXvalue options mean nothing here. */
+            break;
+        case 'v':
+            msg_verbose++;
+            break;
+        default:
+            msg_fatal(NA_USAGE, argv[0]);
+        }
+    }
+    if (optind < argc)
+        msg_fatal(NA_USAGE, argv[0]);
+    config_load(config_choose_dir(opt_c));
+    params_load();
+
+    memset(&opts, 0, sizeof(opts));
+    opts.dict_flags = DICT_FOLD_FIX | DICT_DUP_WARN;
+    msg_set_cleanup(postalias_cleanup);
+    postalias_catch_signals();
+    tables =
+        argv_split(var_alias_database ? var_alias_database : "", STR_LIST_SEP);
+    for (i = 0; i < tables->argc; i++)
+        postalias_build(tables->argv[i], &opts);
+    argv_free(tables);
+    mem_free(opt_dir);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct postalias_opts opts;
+    const char *opt_c = NULL;
+    const char *query = NULL;
+    const char *delkey = NULL;
+    char *slash;
+    int sequence = 0;
+    int status = 0;
+    int utf8;
+    int ch;
+    int i;
+
+    /* getopt() names the program by argv[0]: use the short name. */
+    if ((slash = strrchr(argv[0], '/')) != NULL && slash[1])
+        argv[0] = slash + 1;
+    msg_init(argv[0], MSG_STDERR | MSG_NOLOG);
+    if (getenv("MAIL_VERBOSE") != NULL)
+        msg_verbose = 1;
+    if (strcmp(argv[0], "newaliases") == 0)
+        return newaliases_main(argc, argv);
+
+    memset(&opts, 0, sizeof(opts));
+    opts.dict_flags = DICT_FOLD_FIX | DICT_DUP_WARN;
+    while ((ch = getopt(argc, argv, "Nc:d:finopq:rsuvw")) > 0) {
+        switch (ch) {
+        case 'c':
+            opt_c = optarg;
+            break;
+        case 'd':
+            if (sequence || query || delkey)
+                msg_fatal("specify only one of -s -q or -d");
+            delkey = optarg;
+            break;
+        case 'f':
+            opts.dict_flags &= ~DICT_FOLD_FIX;
+            break;
+        case 'i':
+            opts.incremental = 1;
+            break;
+        case 'n':
+            opts.dict_flags |= DICT_TRY0NULL;
+            opts.dict_flags &= ~DICT_TRY1NULL;
+            break;
+        case 'N':
+            opts.dict_flags |= DICT_TRY1NULL;
+            opts.dict_flags &= ~DICT_TRY0NULL;
+            break;
+        case 'o':
+            opts.keep_root = 1;
+            break;
+        case 'p':
+            opts.default_perms = 1;
+            break;
+        case 'q':
+            if (sequence || query || delkey)
+                msg_fatal("specify only one of -s -q or -d");
+            query = optarg;
+            break;
+        case 'r':
+            opts.dict_flags &= ~(DICT_DUP_WARN | DICT_DUP_IGNORE);
+            opts.dict_flags |= DICT_DUP_REPLACE;
+            break;
+        case 's':
+            if (query || delkey)
+                msg_fatal("specify only one of -s or -q or -d");
+            sequence = 1;
+            break;
+        case 'u':
+            opts.no_utf8 = 1;
+            break;
+        case 'v':
+            msg_verbose++;
+            break;
+        case 'w':
+            opts.dict_flags &= ~(DICT_DUP_WARN | DICT_DUP_REPLACE);
+            opts.dict_flags |= DICT_DUP_IGNORE;
+            break;
+        default:
+            msg_fatal(USAGE, argv[0]);
+        }
+    }
+    if (optind >= argc)
+        msg_fatal(USAGE, argv[0]);
+    config_load(config_choose_dir(opt_c));
+    params_load();
+    utf8 = var_smtputf8_enable && !opts.no_utf8;
+
+    if (query != NULL) {
+        status = postalias_query(query, argv + optind, argc - optind,
+                                 opts.dict_flags | DICT_LOCK, utf8);
+    } else if (delkey != NULL) {
+        status = postalias_delete(delkey, argv + optind, argc - optind,
+                                  opts.dict_flags, utf8);
+    } else if (sequence) {
+        postalias_list(argv[optind], opts.dict_flags);
+    } else {
+        msg_set_cleanup(postalias_cleanup);
+        postalias_catch_signals();
+        for (i = optind; i < argc; i++)
+            postalias_build(argv[i], &opts);
+    }
+    return status;
+}

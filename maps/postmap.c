@@ -1,0 +1,512 @@
+/*
+ * postmap.c - the postmap command: build, query, list and edit lookup
+ * tables, with Postfix's options and exit codes.
+ *
+ *   postmap [-fimnNoprsuUvw] [-c dir] [-d key] [-q key] [type:]file ...
+ *
+ * Building reads a postmap-format source (dict_source.h) into a new
+ * table that replaces the old one atomically when complete (dict_db.c);
+ * -i adds entries read from stdin to the existing table instead. -q key
+ * prints the first value found (exit 0) or nothing (exit 1); "-q -" reads
+ * keys from stdin and prints "key<TAB>value" for each found. -d deletes,
+ * -s lists. The default type is default_database_type.
+ *
+ * Called by administrators, postalias-like scripts and the tests.
+ * Errors: bad lines are warnings naming file and line; everything else
+ * is "postmap: fatal: ..." with exit status 1. A table being built when
+ * a fatal error or a signal strikes is removed, never left half-done.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "dict.h"
+#include "dict_source.h"
+#include "mem.h"
+#include "msg.h"
+#include "params.h"
+#include "str.h"
+
+#define USAGE                                                                  \
+    "usage: %s [-fimnNoprsuUvw] [-c config_dir] [-d key] [-q key] "            \
+    "[map_type:]file..."
+
+/*
+ * On a fatal error or a signal: the table being built is removed; tables
+ * being changed in place (-i, -d) are closed properly, so that what was
+ * done so far is written out whole.
+ */
+static struct dict *postmap_building;
+static struct dict **postmap_editing;
+static int postmap_nediting;
+static volatile sig_atomic_t postmap_signalled;
+
+/* Options that decide how tables are opened and written. */
+struct postmap_opts {
+    int dict_flags;    /* DICT_FOLD_FIX, DICT_TRY*NULL, DICT_DUP_* */
+    int incremental;   /* -i */
+    int keep_root;     /* -o */
+    int default_perms; /* -p */
+};
+
+static void postmap_cleanup(void)
+{
+    struct dict *d = postmap_building;
+    int i;
+
+    if (d != NULL) {
+        postmap_building = NULL;
+        d->aborted = 1;
+        dict_close(d);
+    }
+    for (i = 0; i < postmap_nediting; i++)
+        if (postmap_editing[i] != NULL)
+            dict_close(postmap_editing[i]);
+    postmap_nediting = 0;
+}
+
+static void postmap_on_signal(int sig)
+{
+    postmap_signalled = sig;
+}
+
+static void postmap_catch_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = postmap_on_signal;
+    sigemptyset(&sa.sa_mask);
+    /* No SA_RESTART: a read from stdin must return so the loop can stop. */
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static void postmap_check_signal(void)
+{
+    if (postmap_signalled) {
+        int sig = postmap_signalled;
+
+        postmap_cleanup();
+        signal(sig, SIG_DFL);
+        raise(sig);
+        _exit(1);
+    }
+}
+
+/* Split "type:name" (type optional) into malloc'ed parts. */
+static void postmap_split(const char *arg, char **type, char **name)
+{
+    const char *colon = strchr(arg, ':');
+
+    if (colon != NULL) {
+        *type = mem_strndup(arg, (size_t) (colon - arg));
+        *name = mem_strdup(colon + 1);
+    } else {
+        *type = mem_strdup(var_default_database_type);
+        *name = mem_strdup(arg);
+    }
+}
+
+static struct dict *postmap_open(const char *arg, int open_flags, int flags)
+{
+    struct buf *err = buf_new(128);
+    struct dict *d;
+    char *type;
+    char *name;
+
+    postmap_split(arg, &type, &name);
+    d = dict_open3(type, name, open_flags, flags, err);
+    if (d == NULL)
+        msg_fatal("%s", buf_str(err));
+    mem_free(type);
+    mem_free(name);
+    buf_free(err);
+    return d;
+}
+
+/* Types whose tables postmap can build (one file NAME.db each). */
+static int postmap_creatable(const char *type)
+{
+    return strcmp(type, "hash") == 0 || strcmp(type, "btree") == 0
+           || strcmp(type, "dbm") == 0;
+}
+
+/*
+ * Changing a file table in place (-i, -d): hold an exclusive lock on its
+ * file for the whole run, as Postfix does, so that readers (who lock
+ * around each lookup) see it before or after, and the table need not be
+ * written out after every change. Returns the descriptor holding the
+ * lock, or -1 for types without a file of ours. Call after the table is
+ * open: closing any descriptor of the file drops the lock.
+ */
+static int postmap_lock_file(const char *arg)
+{
+    struct buf *path = buf_new(128);
+    struct flock fl;
+    char *type;
+    char *name;
+    int fd = -1;
+
+    postmap_split(arg, &type, &name);
+    if (postmap_creatable(type)) {
+        buf_setf(path, "%s.db", name);
+        if ((fd = open(buf_str(path), O_RDWR | O_CLOEXEC)) < 0)
+            msg_fatal("open %s: %s", buf_str(path), strerror(errno));
+        memset(&fl, 0, sizeof(fl));
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        while (fcntl(fd, F_SETLKW, &fl) < 0)
+            if (errno != EINTR)
+                msg_fatal("lock %s: %s", buf_str(path), strerror(errno));
+    }
+    mem_free(type);
+    mem_free(name);
+    buf_free(path);
+    return fd;
+}
+
+/* Read one line of stdin without its newline; 0 at the end. */
+static int postmap_getline(struct buf *line)
+{
+    int ch;
+    int got = 0;
+
+    buf_reset(line);
+    while ((ch = getchar()) != EOF) {
+        got = 1;
+        if (ch == '\n')
+            break;
+        buf_putc(line, ch);
+    }
+    return got;
+}
+
+/* -q key, -q -: returns the exit status. */
+static int postmap_query(const char *key, char **maps, int nmaps, int flags)
+{
+    struct dict **dicts = mem_calloc((size_t) nmaps, sizeof(*dicts));
+    struct buf *value = buf_new(256);
+    struct buf *line = buf_new(256);
+    enum lookup_status st;
+    int found = 0;
+    int i;
+
+    while (strcmp(key, "-") != 0 || postmap_getline(line)) {
+        const char *k = strcmp(key, "-") == 0 ? buf_str(line) : key;
+
+        for (i = 0; i < nmaps; i++) {
+            if (dicts[i] == NULL)
+                dicts[i] = postmap_open(maps[i], DICT_RDONLY, flags);
+            st = dict_lookup(dicts[i], k, value);
+            if (st == LOOKUP_FOUND) {
+                found = 1;
+                if (k == key)
+                    printf("%s\n", buf_str(value));
+                else
+                    printf("%s\t%s\n", k, buf_str(value));
+                break;
+            }
+            if (st != LOOKUP_NOTFOUND)
+                msg_fatal("table %s:%s: query error: %s", dicts[i]->type,
+                          dicts[i]->name, buf_str(dicts[i]->err));
+        }
+        if (k == key)
+            break;
+    }
+    if (fflush(stdout) != 0 || ferror(stdout))
+        msg_fatal("write standard output: %s", strerror(errno));
+    for (i = 0; i < nmaps; i++)
+        dict_close(dicts[i]);
+    mem_free(dicts);
+    buf_free(value);
+    buf_free(line);
+    return found ? 0 : 1;
+}
+
+/* -d key, -d -: returns the exit status. */
+static int postmap_delete(const char *key, char **maps, int nmaps, int flags)
+{
+    struct dict **dicts = mem_calloc((size_t) nmaps, sizeof(*dicts));
+    int *locks = mem_calloc((size_t) nmaps, sizeof(*locks));
+    struct buf *line = buf_new(256);
+    enum lookup_status st;
+    int found = 0;
+    int i;
+
+    postmap_editing = dicts;
+    for (i = 0; i < nmaps; i++) {
+        dicts[i] = postmap_open(maps[i], DICT_RDWR, flags);
+        postmap_nediting = i + 1;
+        locks[i] = postmap_lock_file(maps[i]);
+    }
+    while (strcmp(key, "-") != 0 || postmap_getline(line)) {
+        const char *k = strcmp(key, "-") == 0 ? buf_str(line) : key;
+
+        for (i = 0; i < nmaps; i++) {
+            st = dict_delete(dicts[i], k);
+            if (st == LOOKUP_FOUND)
+                found = 1;
+            else if (st != LOOKUP_NOTFOUND)
+                msg_fatal("table %s:%s: delete error: %s", dicts[i]->type,
+                          dicts[i]->name, buf_str(dicts[i]->err));
+        }
+        if (k == key || postmap_signalled)
+            break;
+    }
+    postmap_nediting = 0;
+    for (i = 0; i < nmaps; i++) {
+        if (dict_close(dicts[i]) < 0)
+            msg_fatal("close %s: table update failed", maps[i]);
+        if (locks[i] >= 0)
+            close(locks[i]);
+    }
+    mem_free(dicts);
+    mem_free(locks);
+    postmap_check_signal();
+    buf_free(line);
+    return found ? 0 : 1;
+}
+
+/* -s: list every table. */
+static void postmap_list(char **maps, int nmaps, int flags)
+{
+    struct buf *key = buf_new(256);
+    struct buf *value = buf_new(256);
+    enum lookup_status st;
+    struct dict *d;
+    int how;
+    int i;
+
+    for (i = 0; i < nmaps; i++) {
+        d = postmap_open(maps[i], DICT_RDONLY, flags | DICT_LOCK);
+        if (d->sequence == NULL)
+            msg_fatal("table %s:%s: sequence operation is not supported",
+                      d->type, d->name);
+        for (how = DICT_SEQ_FIRST;
+             (st = dict_sequence(d, how, key, value)) == LOOKUP_FOUND;
+             how = DICT_SEQ_NEXT)
+            printf("%s\t%s\n", buf_str(key), buf_str(value));
+        if (st != LOOKUP_NOTFOUND)
+            msg_fatal("table %s:%s: sequence error: %s", d->type, d->name,
+                      buf_str(d->err));
+        dict_close(d);
+    }
+    if (fflush(stdout) != 0 || ferror(stdout))
+        msg_fatal("write standard output: %s", strerror(errno));
+    buf_free(key);
+    buf_free(value);
+}
+
+/* Build (or with -i extend) one table from its source. */
+static void postmap_build(const char *arg, const struct postmap_opts *opts)
+{
+    struct buf *err = buf_new(128);
+    struct buf *path = buf_new(128);
+    struct buf *safe = buf_new(64);
+    struct dict_source *src;
+    enum lookup_status st;
+    struct stat sb;
+    struct dict *d;
+    int open_flags = DICT_CREATE;
+    int lock_fd = -1;
+    int existed;
+    int flags;
+    char *type;
+    char *name;
+    char *key;
+    char *value;
+    int ret;
+
+    postmap_split(arg, &type, &name);
+    if (opts->incremental) {
+        src = dict_source_stream(stdin, "stdin", 0);
+    } else if ((src = dict_source_open(name, 0, err)) == NULL) {
+        msg_fatal("%s", buf_str(err));
+    }
+    if (dict_find_type(type) == NULL)
+        msg_fatal("unsupported dictionary type: %s", type);
+    if (!postmap_creatable(type))
+        msg_fatal("unsupported dictionary type: %s does not support "
+                  "bulk-mode creation.",
+                  type);
+
+    /* New files get the source's group and other read bits, as Postfix. */
+    if (opts->default_perms || opts->incremental || stat(name, &sb) < 0)
+        umask(022);
+    else
+        umask(022 | (~sb.st_mode & 077));
+    buf_setf(path, "%s.db", name);
+    existed = stat(buf_str(path), &sb) == 0;
+    if (opts->incremental && existed)
+        open_flags = DICT_RDWR;
+
+    /* Duplicates are reported here, where the file and line are known. */
+    flags = opts->dict_flags & ~(DICT_DUP_WARN | DICT_DUP_IGNORE);
+    if (!(flags & DICT_DUP_REPLACE))
+        flags |= DICT_DUP_IGNORE;
+    d = dict_open3(type, name, open_flags, flags, err);
+    if (d == NULL)
+        msg_fatal("%s", buf_str(err));
+    if (open_flags == DICT_CREATE) {
+        postmap_building = d;
+    } else {
+        postmap_editing = &d;
+        postmap_nediting = 1;
+        lock_fd = postmap_lock_file(arg);
+    }
+
+    while ((ret = dict_source_next(src, &key, &value)) > 0) {
+        st = dict_update(d, key, value);
+        if (st == LOOKUP_NOTFOUND && (opts->dict_flags & DICT_DUP_WARN)) {
+            buf_reset(safe);
+            str_printable(safe, key, strlen(key));
+            msg_warn("%s, line %d: duplicate entry: \"%s\"",
+                     dict_source_name(src), dict_source_lineno(src),
+                     buf_str(safe));
+        } else if (st != LOOKUP_FOUND && st != LOOKUP_NOTFOUND) {
+            msg_fatal("table %s:%s: write error: %s", d->type, d->name,
+                      buf_str(d->err));
+        }
+        postmap_check_signal();
+    }
+    postmap_check_signal();
+    if (ret < 0)
+        msg_fatal("read %s: %s", dict_source_name(src), strerror(errno));
+    dict_source_close(src);
+    postmap_building = NULL;
+    postmap_nediting = 0;
+    if (dict_close(d) < 0)
+        msg_fatal("%s: table update failed", buf_str(path));
+    if (lock_fd >= 0)
+        close(lock_fd);
+    /* A signal during the final write: the table is complete; now stop. */
+    postmap_check_signal();
+    /* -o: the new file stays root's instead of the source owner's. */
+    if (opts->keep_root && !existed && geteuid() == 0
+        && chown(buf_str(path), geteuid(), getegid()) < 0)
+        msg_fatal("chown %s: %s", buf_str(path), strerror(errno));
+    mem_free(type);
+    mem_free(name);
+    buf_free(err);
+    buf_free(path);
+    buf_free(safe);
+}
+
+int main(int argc, char **argv)
+{
+    struct postmap_opts opts;
+    const char *opt_c = NULL;
+    const char *query = NULL;
+    const char *delkey = NULL;
+    char *slash;
+    int sequence = 0;
+    int status = 0;
+    int ch;
+    int i;
+
+    /* getopt() names the program by argv[0]: use the short name. */
+    if ((slash = strrchr(argv[0], '/')) != NULL && slash[1])
+        argv[0] = slash + 1;
+    msg_init(argv[0], MSG_STDERR | MSG_NOLOG);
+    if (getenv("MAIL_VERBOSE") != NULL)
+        msg_verbose = 1;
+
+    memset(&opts, 0, sizeof(opts));
+    opts.dict_flags = DICT_FOLD_FIX | DICT_DUP_WARN;
+    while ((ch = getopt(argc, argv, "bc:d:fFhimnNopq:rsuUvw")) > 0) {
+        switch (ch) {
+        case 'b':
+        case 'h':
+        case 'm':
+        case 'F':
+            msg_fatal("option -%c is not supported", ch);
+        case 'c':
+            opt_c = optarg;
+            break;
+        case 'd':
+            if (sequence || query || delkey)
+                msg_fatal("specify only one of -s -q or -d");
+            delkey = optarg;
+            break;
+        case 'f':
+            opts.dict_flags &= ~DICT_FOLD_FIX;
+            break;
+        case 'i':
+            opts.incremental = 1;
+            break;
+        case 'n':
+            opts.dict_flags |= DICT_TRY0NULL;
+            opts.dict_flags &= ~DICT_TRY1NULL;
+            break;
+        case 'N':
+            opts.dict_flags |= DICT_TRY1NULL;
+            opts.dict_flags &= ~DICT_TRY0NULL;
+            break;
+        case 'o':
+            opts.keep_root = 1;
+            break;
+        case 'p':
+            opts.default_perms = 1;
+            break;
+        case 'q':
+            if (sequence || query || delkey)
+                msg_fatal("specify only one of -s -q or -d");
+            query = optarg;
+            break;
+        case 'r':
+            opts.dict_flags &= ~(DICT_DUP_WARN | DICT_DUP_IGNORE);
+            opts.dict_flags |= DICT_DUP_REPLACE;
+            break;
+        case 's':
+            if (query || delkey)
+                msg_fatal("specify only one of -s or -q or -d");
+            sequence = 1;
+            break;
+        case 'u':
+        case 'U':
+            /* SMTPUTF8 checks: keys and values pass through unchanged. */
+            break;
+        case 'v':
+            msg_verbose++;
+            break;
+        case 'w':
+            opts.dict_flags &= ~(DICT_DUP_WARN | DICT_DUP_REPLACE);
+            opts.dict_flags |= DICT_DUP_IGNORE;
+            break;
+        default:
+            msg_fatal(USAGE, argv[0]);
+        }
+    }
+    if (optind >= argc)
+        msg_fatal(USAGE, argv[0]);
+    config_load(config_choose_dir(opt_c));
+    params_load();
+
+    if (query != NULL) {
+        status = postmap_query(query, argv + optind, argc - optind,
+                               opts.dict_flags | DICT_LOCK);
+    } else if (delkey != NULL) {
+        msg_set_cleanup(postmap_cleanup);
+        postmap_catch_signals();
+        status = postmap_delete(delkey, argv + optind, argc - optind,
+                                opts.dict_flags);
+    } else if (sequence) {
+        postmap_list(argv + optind, argc - optind, opts.dict_flags);
+    } else {
+        msg_set_cleanup(postmap_cleanup);
+        postmap_catch_signals();
+        for (i = optind; i < argc; i++)
+            postmap_build(argv[i], &opts);
+    }
+    return status;
+}
