@@ -89,8 +89,7 @@ int afile_commit(struct afile *af)
     int dfd;
     int saved;
 
-    if (fflush(af->fp) != 0 || fsync(fileno(af->fp)) != 0
-        || ferror(af->fp)) {
+    if (fflush(af->fp) != 0 || fsync(fileno(af->fp)) != 0 || ferror(af->fp)) {
         saved = errno;
         afile_abort(af);
         errno = saved;

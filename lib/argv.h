@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 struct argv {
-    char **argv;     /* NULL-terminated */
+    char **argv; /* NULL-terminated */
     size_t argc;
     size_t size;
 };

@@ -15,11 +15,11 @@
 #include <stddef.h>
 
 struct buf {
-    char *data;      /* always NUL-terminated */
-    size_t len;      /* bytes in use, not counting the NUL */
-    size_t size;     /* bytes allocated */
-    size_t limit;    /* 0 = no limit */
-    int overflow;    /* set when an append was refused by the limit */
+    char *data;   /* always NUL-terminated */
+    size_t len;   /* bytes in use, not counting the NUL */
+    size_t size;  /* bytes allocated */
+    size_t limit; /* 0 = no limit */
+    int overflow; /* set when an append was refused by the limit */
 };
 
 #define buf_str(b) ((b)->data)

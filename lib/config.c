@@ -23,12 +23,12 @@
 
 struct config_entry {
     char *value;
-    char *file;      /* NULL for overrides */
+    char *file; /* NULL for overrides */
     int line;
 };
 
 static struct htable *config_store;
-static struct htable *config_cache;    /* name -> expanded value */
+static struct htable *config_cache; /* name -> expanded value */
 static char *config_path;
 
 /* Expansion depth limit: a chain this long is a loop or a mistake. */
@@ -121,8 +121,9 @@ int config_read(const char *path, struct buf *err)
         const char *why;
 
         if (isspace((unsigned char) text[0])) {
-            msg_warn("%s, line %d: logical line must not start with white space: \"%.100s\"",
-                     path, first, text);
+            msg_warn(
+                "%s, line %d: logical line must not start with white space: \"%.100s\"",
+                path, first, text);
             continue;
         }
         if (cfg_split_entry(text, &name, &value, &why) < 0) {
@@ -205,8 +206,7 @@ int config_origin(const char *name, const char **file, int *line)
 {
     struct config_entry *e;
 
-    if (config_store == NULL
-        || (e = htable_get(config_store, name)) == NULL
+    if (config_store == NULL || (e = htable_get(config_store, name)) == NULL
         || e->file == NULL)
         return -1;
     *file = e->file;
@@ -372,7 +372,10 @@ static int config_expand_macro(struct expand_state *st, struct buf *out,
             if (cp < end && *cp == ':' && want_nonempty) {
                 cp++;
                 if (cp >= end || *cp != '{') {
-                    buf_setf(st->err, "expected '{' after ':' in macro reference to \"%s\"", name);
+                    buf_setf(
+                        st->err,
+                        "expected '{' after ':' in macro reference to \"%s\"",
+                        name);
                     goto fail;
                 }
                 if (config_braced(st, &cp, end, &val2, &len2) < 0)
@@ -380,7 +383,10 @@ static int config_expand_macro(struct expand_state *st, struct buf *out,
                 have2 = 1;
             }
             if (cp >= end || *cp != close) {
-                buf_setf(st->err, "unexpected text after '}' in macro reference to \"%s\"", name);
+                buf_setf(
+                    st->err,
+                    "unexpected text after '}' in macro reference to \"%s\"",
+                    name);
                 goto fail;
             }
         } else {

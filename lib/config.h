@@ -23,7 +23,8 @@ struct buf;
  */
 const char *config_choose_dir(const char *opt_c);
 
-/* Parse PATH into the store. Returns 0, or -1 with ERR = "PATH, line N: ...". */
+/* Parse PATH into the store. Returns 0, or -1 with ERR = "PATH, line N: ...".
+ */
 int config_read(const char *path, struct buf *err);
 /*
  * Read DIR/main.cf into the store and set config_directory = DIR.
@@ -36,7 +37,8 @@ const char *config_file(void);
 int config_override(const char *name_eq_value);
 
 /* Set NAME in the store. FILE NULL means an override or a program's own. */
-void config_set(const char *name, const char *value, const char *file, int line);
+void config_set(const char *name, const char *value, const char *file,
+                int line);
 /* Remove NAME from the store (it falls back to its default). */
 void config_unset(const char *name);
 /* Forget everything (tests, reload). */

@@ -9,7 +9,7 @@
 
 static size_t htable_hash(const char *key)
 {
-    size_t h = 14695981039346656037ULL;     /* FNV-1a */
+    size_t h = 14695981039346656037ULL; /* FNV-1a */
 
     while (*key) {
         h ^= (unsigned char) *key++;

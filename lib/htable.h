@@ -17,8 +17,8 @@ struct htable_entry {
 
 struct htable {
     struct htable_entry **slots;
-    size_t size;     /* number of slots, a power of two */
-    size_t used;     /* number of entries */
+    size_t size; /* number of slots, a power of two */
+    size_t used; /* number of entries */
 };
 
 struct htable *htable_new(size_t hint);

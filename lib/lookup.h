@@ -10,8 +10,8 @@
 enum lookup_status {
     LOOKUP_FOUND = 0,
     LOOKUP_NOTFOUND,
-    LOOKUP_ERR_TEMP,      /* try again later: I/O error, peer down, lock */
-    LOOKUP_ERR_CONFIG,    /* broken table or setting: fix the configuration */
+    LOOKUP_ERR_TEMP,   /* try again later: I/O error, peer down, lock */
+    LOOKUP_ERR_CONFIG, /* broken table or setting: fix the configuration */
 };
 
 const char *lookup_status_name(enum lookup_status st);

@@ -21,7 +21,7 @@ int msg_verbose;
 static char msg_prog[64] = "postern";
 static char msg_sysname[64] = "postern";
 static int msg_flags;
-static int msg_log_fd = -1;      /* maillog_file, or -1 for syslog */
+static int msg_log_fd = -1; /* maillog_file, or -1 for syslog */
 static int msg_syslog_open;
 static void (*msg_cleanup)(void);
 
@@ -145,8 +145,8 @@ static void msg_to_file(const char *text, enum msg_level level)
             *dot = 0;
     }
     n = snprintf(line, sizeof(line), "%s %s %s/%s[%ld]: %s%s\n", stamp, host,
-                 msg_sysname, msg_prog, (long) getpid(),
-                 msg_level_text[level], text);
+                 msg_sysname, msg_prog, (long) getpid(), msg_level_text[level],
+                 text);
     if (n < 0)
         return;
     if ((size_t) n >= sizeof(line)) {

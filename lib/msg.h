@@ -18,8 +18,8 @@
 
 #include <stdarg.h>
 
-#define MSG_STDERR 0x1   /* every message also goes to stderr */
-#define MSG_NOLOG  0x2   /* nothing goes to syslog or the log file */
+#define MSG_STDERR 0x1 /* every message also goes to stderr */
+#define MSG_NOLOG  0x2 /* nothing goes to syslog or the log file */
 
 extern int msg_verbose;
 

@@ -24,14 +24,14 @@
 #include "params.h"
 
 /* The typed globals, zero until params_load(). */
-#define PARAM(name, type, def, min, max, flags, desc) \
+#define PARAM(name, type, def, min, max, flags, desc)                          \
     PARAM_CTYPE_##type var_##name;
 #include "params.def"
 #undef PARAM
 
 const struct param_info param_table[] = {
-#define PARAM(name, type, def, min, max, flags, desc) \
-    { #name, PT_##type, def, min, max, flags, desc, (void *) &var_##name },
+#define PARAM(name, type, def, min, max, flags, desc)                          \
+    {#name, PT_##type, def, min, max, flags, desc, (void *) &var_##name},
 #include "params.def"
 #undef PARAM
 };
@@ -56,8 +56,8 @@ const struct param_info *param_find(const char *name)
 const char *param_type_name(enum param_type type)
 {
     static const char *const names[] = {
-        "string", "raw string", "list", "boolean", "integer", "long integer",
-        "size", "time",
+        "string",  "raw string",   "list", "boolean",
+        "integer", "long integer", "size", "time",
     };
 
     return names[type];
@@ -125,8 +125,9 @@ static const char *param_dynamic(const struct param_info *p)
             mynetworks_buf = buf_new(128);
         buf_reset(mynetworks_buf);
         if (mynetworks_compute(style ? style : "host",
-                               protocols ? protocols : "all",
-                               mynetworks_buf, err) < 0)
+                               protocols ? protocols : "all", mynetworks_buf,
+                               err)
+            < 0)
             msg_fatal("cannot compute the default mynetworks: %s",
                       buf_str(err));
         buf_free(err);
@@ -147,7 +148,8 @@ int conv_long(const char *str, long *val)
     char *end;
     long num;
 
-    if (!isdigit((unsigned char) *str) && !(*str == '-' && isdigit((unsigned char) str[1])))
+    if (!isdigit((unsigned char) *str)
+        && !(*str == '-' && isdigit((unsigned char) str[1])))
         return -1;
     errno = 0;
     num = strtol(str, &end, 10);
@@ -257,39 +259,34 @@ int param_convert(const struct param_info *p, const char *value, long *num,
             return -1;
         }
         return param_check_range(p, *num, err);
-    case PT_TIME:
-        {
-            size_t len = strlen(p->defval);
-            int def_unit = len > 0 ? p->defval[len - 1] : 's';
+    case PT_TIME: {
+        size_t len = strlen(p->defval);
+        int def_unit = len > 0 ? p->defval[len - 1] : 's';
 
-            if (!isalpha((unsigned char) def_unit))
-                def_unit = 's';
-            if (conv_time(value, def_unit, num) < 0) {
-                buf_setf(err, "bad time value or unit: %s = %s", p->name,
-                         value);
-                return -1;
-            }
-            return param_check_range(p, *num, err);
+        if (!isalpha((unsigned char) def_unit))
+            def_unit = 's';
+        if (conv_time(value, def_unit, num) < 0) {
+            buf_setf(err, "bad time value or unit: %s = %s", p->name, value);
+            return -1;
         }
+        return param_check_range(p, *num, err);
+    }
     }
     msg_panic("parameter %s: unknown type %d", p->name, (int) p->type);
 }
 
 /* Store a converted value into the global that belongs to P. */
-static void param_store(const struct param_info *p, const char *value,
-                        long num)
+static void param_store(const struct param_info *p, const char *value, long num)
 {
     switch (p->type) {
     case PT_STR:
     case PT_RAW:
-    case PT_LIST:
-        {
-            const char **var = p->var;
+    case PT_LIST: {
+        const char **var = p->var;
 
-            /* Globals may be read by code holding the old pointer: keep it. */
-            *var = mem_strdup(value);
-        }
-        break;
+        /* Globals may be read by code holding the old pointer: keep it. */
+        *var = mem_strdup(value);
+    } break;
     case PT_BOOL:
     case PT_INT:
         *(int *) p->var = (int) num;

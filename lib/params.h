@@ -31,22 +31,29 @@
 #include "defaults.h"
 
 enum param_type {
-    PT_STR, PT_RAW, PT_LIST, PT_BOOL, PT_INT, PT_LONG, PT_SIZE, PT_TIME,
+    PT_STR,
+    PT_RAW,
+    PT_LIST,
+    PT_BOOL,
+    PT_INT,
+    PT_LONG,
+    PT_SIZE,
+    PT_TIME,
 };
 
-#define PF_SECRET   0x1   /* value names secrets: never logged */
-#define PF_READONLY 0x2   /* postconf -e refuses to set it (mail_version) */
-#define PF_DYNAMIC  0x4   /* default computed at run time (myhostname) */
+#define PF_SECRET   0x1 /* value names secrets: never logged */
+#define PF_READONLY 0x2 /* postconf -e refuses to set it (mail_version) */
+#define PF_DYNAMIC  0x4 /* default computed at run time (myhostname) */
 
 struct param_info {
     const char *name;
     enum param_type type;
-    const char *defval;   /* raw default, as postconf -d prints it */
+    const char *defval; /* raw default, as postconf -d prints it */
     long min;
     long max;
     unsigned flags;
     const char *desc;
-    void *var;            /* the var_NAME global */
+    void *var; /* the var_NAME global */
 };
 
 #define PARAM_CTYPE_STR  const char *
@@ -58,7 +65,7 @@ struct param_info {
 #define PARAM_CTYPE_SIZE long
 #define PARAM_CTYPE_TIME long
 
-#define PARAM(name, type, def, min, max, flags, desc) \
+#define PARAM(name, type, def, min, max, flags, desc)                          \
     extern PARAM_CTYPE_##type var_##name;
 #include "params.def"
 #undef PARAM

@@ -24,31 +24,37 @@
 struct buf;
 
 /* Open flags. */
-#define DICT_RDONLY       0x0000   /* lookups only */
-#define DICT_RDWR         0x0001   /* lookups and updates of an existing table */
-#define DICT_CREATE       0x0002   /* new, empty table (postmap, postalias build);
-                                    * written to a temporary file and renamed
-                                    * into place by dict_close() */
+#define DICT_RDONLY 0x0000 /* lookups only */
+#define DICT_RDWR   0x0001 /* lookups and updates of an existing table */
+#define DICT_CREATE                                                            \
+    0x0002 /* new, empty table (postmap, postalias build);                     \
+            * written to a temporary file and renamed                          \
+            * into place by dict_close() */
 /* Behaviour flags. */
-#define DICT_FOLD_FIX     0x0010   /* fold keys to lower case (fixed-string types) */
-#define DICT_LOCK         0x0020   /* take a lock around each access */
-#define DICT_DUP_WARN     0x0040   /* duplicate key on update: warn, keep the first */
-#define DICT_DUP_IGNORE   0x0080   /* duplicate key on update: keep the first quietly */
-#define DICT_DUP_REPLACE  0x0100   /* duplicate key on update: replace */
-#define DICT_TRY0NULL     0x0200   /* db types: keys stored without a trailing NUL */
-#define DICT_TRY1NULL     0x0400   /* db types: keys stored with a trailing NUL */
+#define DICT_FOLD_FIX 0x0010 /* fold keys to lower case (fixed-string types)   \
+                              */
+#define DICT_LOCK     0x0020 /* take a lock around each access */
+#define DICT_DUP_WARN 0x0040 /* duplicate key on update: warn, keep the first  \
+                              */
+#define DICT_DUP_IGNORE                                                        \
+    0x0080 /* duplicate key on update: keep the first quietly */
+#define DICT_DUP_REPLACE 0x0100 /* duplicate key on update: replace */
+#define DICT_TRY0NULL    0x0200 /* db types: keys stored without a trailing NUL \
+                                 */
+#define DICT_TRY1NULL 0x0400    /* db types: keys stored with a trailing NUL */
 /* Set by the type, read by consumers. */
-#define DICT_PATTERN      0x1000   /* regexp, pcre, cidr: match the whole key only,
-                                    * no partial-key search orders */
-#define DICT_FIXED        0x2000   /* exact-string keys (hash, btree, texthash ...) */
+#define DICT_PATTERN                                                           \
+    0x1000                /* regexp, pcre, cidr: match the whole key only,     \
+                           * no partial-key search orders */
+#define DICT_FIXED 0x2000 /* exact-string keys (hash, btree, texthash ...) */
 
 /* dict_sequence() positions. */
 #define DICT_SEQ_FIRST 0
 #define DICT_SEQ_NEXT  1
 
 struct dict {
-    char *type;             /* "hash" */
-    char *name;             /* "/etc/postern/access" (without the type) */
+    char *type; /* "hash" */
+    char *name; /* "/etc/postern/access" (without the type) */
     int open_flags;
     int flags;
 
@@ -73,7 +79,7 @@ struct dict {
     struct buf *err;
     /* Set to abort a DICT_CREATE table: dict_close() then removes it. */
     int aborted;
-    void *priv;             /* the type's own state */
+    void *priv; /* the type's own state */
 };
 
 /*

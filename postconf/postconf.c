@@ -29,7 +29,8 @@
 
 static void pc_usage(void)
 {
-    msg_fatal("usage: postconf [-c config_dir] [-o name=value] [-dfhnx] [-e|-X|-#] [-m] [-M|-F|-P] [name ...]");
+    msg_fatal(
+        "usage: postconf [-c config_dir] [-o name=value] [-dfhnx] [-e|-X|-#] [-m] [-M|-F|-P] [name ...]");
 }
 
 /* ---- printing -------------------------------------------------------- */
@@ -153,8 +154,8 @@ static void pc_collect_refs(const char *text, struct htable *used)
 
 struct pc_state {
     const char *config_dir;
-    struct htable *used;          /* user-defined names that something uses */
-    struct mastercf *master;      /* NULL when master.cf is absent */
+    struct htable *used;     /* user-defined names that something uses */
+    struct mastercf *master; /* NULL when master.cf is absent */
 };
 
 /* A name is "known" when the table has it or something refers to it. */
@@ -344,9 +345,9 @@ static int pc_show(struct pc_state *st, int flags, char **args)
  * comments and blank lines (which an edit never touches).
  */
 struct pc_line {
-    char *text;          /* without the newline */
-    char *owner;         /* entry name, or NULL */
-    int first;           /* first line of its entry */
+    char *text;  /* without the newline */
+    char *owner; /* entry name, or NULL */
+    int first;   /* first line of its entry */
 };
 
 static struct pc_line *pc_read_lines(const char *path, size_t *count)
@@ -406,7 +407,7 @@ static struct pc_line *pc_read_lines(const char *path, size_t *count)
 static void pc_edit(struct pc_state *st, int flags, char **args)
 {
     struct buf *path = buf_new(256);
-    struct htable *edits = htable_new(16);    /* name -> new value or "" */
+    struct htable *edits = htable_new(16); /* name -> new value or "" */
     struct htable *done = htable_new(16);
     struct pc_line *lines;
     struct afile *af;
@@ -448,8 +449,8 @@ static void pc_edit(struct pc_state *st, int flags, char **args)
             if (lines[i].first) {
                 fprintf(fp, "%s = %s\n", lines[i].owner, value);
                 if (htable_put(done, lines[i].owner, "") != NULL)
-                    msg_warn("%s: multiple entries for \"%s\"",
-                             buf_str(path), lines[i].owner);
+                    msg_warn("%s: multiple entries for \"%s\"", buf_str(path),
+                             lines[i].owner);
             }
         } else if (flags & PC_COMMENT) {
             fprintf(fp, "#%s\n", lines[i].text);
@@ -462,7 +463,8 @@ static void pc_edit(struct pc_state *st, int flags, char **args)
             char *name = mem_strndup(*ap, len);
 
             if (htable_find(done, name) == NULL) {
-                fprintf(fp, "%s = %s\n", name, (char *) htable_get(edits, name));
+                fprintf(fp, "%s = %s\n", name,
+                        (char *) htable_get(edits, name));
                 htable_put(done, name, "");
             }
             mem_free(name);
@@ -558,7 +560,8 @@ int main(int argc, char **argv)
     if ((flags & PC_DEFAULTS) && (flags & PC_NONDEF))
         msg_fatal("specify one of -d and -n");
     if (((flags & PC_EDIT) != 0) + ((flags & PC_REMOVE) != 0)
-        + ((flags & PC_COMMENT) != 0) > 1)
+            + ((flags & PC_COMMENT) != 0)
+        > 1)
         msg_fatal("specify one of -e, -X and -#");
 
     if (show_maps) {

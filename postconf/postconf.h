@@ -8,14 +8,14 @@
 #ifndef POSTERN_POSTCONF_H
 #define POSTERN_POSTCONF_H
 
-#define PC_EDIT     0x001  /* -e */
-#define PC_REMOVE   0x002  /* -X */
-#define PC_COMMENT  0x004  /* -# */
-#define PC_NONAME   0x008  /* -h: values only */
-#define PC_EXPAND   0x010  /* -x: expand $name in values */
-#define PC_FOLD     0x020  /* -f: fold long lines */
-#define PC_DEFAULTS 0x040  /* -d */
-#define PC_NONDEF   0x080  /* -n */
+#define PC_EDIT     0x001 /* -e */
+#define PC_REMOVE   0x002 /* -X */
+#define PC_COMMENT  0x004 /* -# */
+#define PC_NONAME   0x008 /* -h: values only */
+#define PC_EXPAND   0x010 /* -x: expand $name in values */
+#define PC_FOLD     0x020 /* -f: fold long lines */
+#define PC_DEFAULTS 0x040 /* -d */
+#define PC_NONDEF   0x080 /* -n */
 
 /*
  * -M [service[/type]...]: show (or, with PC_EDIT/PC_REMOVE/PC_COMMENT, edit)

@@ -114,7 +114,8 @@ static void test_str_token_braced(void **state)
     const char *err;
 
     assert_string_equal(str_token_braced(&cp, " ", &err), "-o");
-    assert_string_equal(str_token_braced(&cp, " ", &err), "name = value with spaces");
+    assert_string_equal(str_token_braced(&cp, " ", &err),
+                        "name = value with spaces");
     assert_string_equal(str_token_braced(&cp, " ", &err), "plain");
     assert_string_equal(str_token_braced(&cp, " ", &err), "x{y}z");
     assert_null(str_token_braced(&cp, " ", &err));

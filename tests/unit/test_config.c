@@ -50,16 +50,15 @@ static int teardown(void **state)
 
 static void test_logical_lines(void **state)
 {
-    const char *path = write_file("ll.cf",
-        "# comment\n"
-        "a = 1\n"
-        "  2\n"
-        "# inside\n"
-        "\n"
-        "\t3\n"
-        "b = x\r\n"
-        "   \n"
-        "c=\n");
+    const char *path = write_file("ll.cf", "# comment\n"
+                                           "a = 1\n"
+                                           "  2\n"
+                                           "# inside\n"
+                                           "\n"
+                                           "\t3\n"
+                                           "b = x\r\n"
+                                           "   \n"
+                                           "c=\n");
     FILE *fp = fopen(path, "r");
     struct buf *line = buf_new(16);
     int lineno = 0, first = 0;
@@ -124,11 +123,12 @@ static void test_read_errors(void **state)
     path = write_file("bad.cf", "a = 1\n\n# c\nbad line\n");
     assert_int_equal(config_read(path, err), -1);
     snprintf(want, sizeof(want),
-             "%s, line 4: missing '=' after attribute name: \"bad line\"", path);
+             "%s, line 4: missing '=' after attribute name: \"bad line\"",
+             path);
     assert_string_equal(buf_str(err), want);
 
     path = write_file("bad2.cf", "  x = 1\na = 2\n");
-    assert_int_equal(config_read(path, err), 0);   /* indented: warned, skipped */
+    assert_int_equal(config_read(path, err), 0); /* indented: warned, skipped */
     assert_null(config_lookup("x"));
     assert_string_equal(config_lookup("a"), "2");
 
@@ -149,7 +149,7 @@ static void test_store_and_origin(void **state)
     config_clear();
     path = write_file("store.cf", "zeta = 1\nalpha = 2\n\nzeta = 3\n");
     assert_int_equal(config_read(path, err), 0);
-    assert_string_equal(config_lookup("zeta"), "3");   /* last one wins */
+    assert_string_equal(config_lookup("zeta"), "3"); /* last one wins */
     assert_int_equal(config_origin("zeta", &file, &line), 0);
     assert_string_equal(file, path);
     assert_int_equal(line, 4);
@@ -172,7 +172,7 @@ static void test_expansion(void **state)
 {
     static const struct {
         const char *raw;
-        const char *want;     /* NULL: expansion error */
+        const char *want; /* NULL: expansion error */
     } cases[] = {
         {"plain", "plain"},
         {"$a", "A"},
@@ -242,7 +242,8 @@ static void test_recursion_message(void **state)
     config_set("loop1", "$loop2", NULL, 0);
     config_set("loop2", "$loop1", NULL, 0);
     assert_int_equal(config_expand(out, "$loop1", err), -1);
-    assert_string_equal(buf_str(err), "recursive parameter expansion: \"loop1\"");
+    assert_string_equal(buf_str(err),
+                        "recursive parameter expansion: \"loop1\"");
     buf_free(out);
     buf_free(err);
 }
@@ -251,7 +252,8 @@ static void test_defaults_expand(void **state)
 {
     config_clear();
     config_set("myhostname", "mail.example.com", NULL, 0);
-    assert_string_equal(config_get("smtpd_banner"), "mail.example.com ESMTP Postern");
+    assert_string_equal(config_get("smtpd_banner"),
+                        "mail.example.com ESMTP Postern");
     assert_string_equal(config_get("mydomain"), "example.com");
     config_set("stress", "yes", NULL, 0);
     assert_string_equal(config_get("smtpd_timeout"), "10s");
@@ -275,17 +277,22 @@ static void test_conversions(void **state)
         const char *err;
     } cases[] = {
         {"message_size_limit", "10240000", 0, 10240000, NULL},
-        {"message_size_limit", "10M", -1, 0, "bad numerical configuration: message_size_limit = 10M"},
-        {"message_size_limit", "", -1, 0, "bad numerical configuration: message_size_limit = "},
+        {"message_size_limit", "10M", -1, 0,
+         "bad numerical configuration: message_size_limit = 10M"},
+        {"message_size_limit", "", -1, 0,
+         "bad numerical configuration: message_size_limit = "},
         {"smtpd_timeout", "300s", 0, 300, NULL},
         {"smtpd_timeout", "300", 0, 300, NULL},
         {"smtpd_timeout", "5m", 0, 300, NULL},
         {"smtpd_timeout", "2h", 0, 7200, NULL},
         {"smtpd_timeout", "1d", 0, 86400, NULL},
         {"smtpd_timeout", "1w", 0, 604800, NULL},
-        {"smtpd_timeout", "5x", -1, 0, "bad time value or unit: smtpd_timeout = 5x"},
-        {"smtpd_timeout", "m", -1, 0, "bad time value or unit: smtpd_timeout = m"},
-        {"smtpd_timeout", "0", -1, 0, "invalid smtpd_timeout parameter value 0 < 1"},
+        {"smtpd_timeout", "5x", -1, 0,
+         "bad time value or unit: smtpd_timeout = 5x"},
+        {"smtpd_timeout", "m", -1, 0,
+         "bad time value or unit: smtpd_timeout = m"},
+        {"smtpd_timeout", "0", -1, 0,
+         "invalid smtpd_timeout parameter value 0 < 1"},
         {"maximal_queue_lifetime", "5", 0, 5 * 86400, NULL},
         {"biff", "yes", 0, 1, NULL},
         {"biff", "NO", 0, 0, NULL},
