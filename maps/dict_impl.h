@@ -42,4 +42,14 @@ struct dict *dict_unionmap_open(const char *name, int open_flags, int flags,
 struct dict *dict_pipemap_open(const char *name, int open_flags, int flags,
                                struct buf *err);
 
+/*
+ * The in-memory string table that inline: and texthash: share
+ * (dict_static.c): a dict with lookup, sequence and close methods over a
+ * hash table that the opener fills through dict_memtab_table().
+ */
+struct htable;
+struct dict *dict_memtab_new(const char *type, const char *name, int open_flags,
+                             int flags);
+struct htable *dict_memtab_table(struct dict *d);
+
 #endif

@@ -153,16 +153,20 @@ struct dict *dict_fail_open(const char *name, int open_flags, int flags,
 
 /* ---- inline: ------------------------------------------------------------ */
 
-struct dict_inline {
+/*
+ * The in-memory table behind inline: and texthash: (dict_impl.h): a hash
+ * table of strings with lookup, sequence and close.
+ */
+struct dict_memtab {
     struct htable *table;       /* key -> value (mem_strdup'ed) */
     struct htable_entry **list; /* sequence snapshot */
     size_t next;                /* sequence position */
 };
 
-static enum lookup_status dict_inline_lookup(struct dict *d, const char *key,
+static enum lookup_status dict_memtab_lookup(struct dict *d, const char *key,
                                              struct buf *value)
 {
-    struct dict_inline *st = d->priv;
+    struct dict_memtab *st = d->priv;
     const char *found = htable_get(st->table, key);
 
     if (found == NULL)
@@ -171,11 +175,11 @@ static enum lookup_status dict_inline_lookup(struct dict *d, const char *key,
     return LOOKUP_FOUND;
 }
 
-static enum lookup_status dict_inline_sequence(struct dict *d, int how,
+static enum lookup_status dict_memtab_sequence(struct dict *d, int how,
                                                struct buf *key,
                                                struct buf *value)
 {
-    struct dict_inline *st = d->priv;
+    struct dict_memtab *st = d->priv;
 
     if (how == DICT_SEQ_FIRST || st->list == NULL) {
         mem_free(st->list);
@@ -193,9 +197,9 @@ static enum lookup_status dict_inline_sequence(struct dict *d, int how,
     return LOOKUP_FOUND;
 }
 
-static int dict_inline_close(struct dict *d)
+static int dict_memtab_close(struct dict *d)
 {
-    struct dict_inline *st = d->priv;
+    struct dict_memtab *st = d->priv;
 
     htable_free(st->table, mem_free);
     mem_free(st->list);
@@ -203,11 +207,30 @@ static int dict_inline_close(struct dict *d)
     return 0;
 }
 
+struct dict *dict_memtab_new(const char *type, const char *name, int open_flags,
+                             int flags)
+{
+    struct dict *d = dict_alloc(type, name, open_flags, flags | DICT_FIXED,
+                                sizeof(struct dict_memtab));
+    struct dict_memtab *st = d->priv;
+
+    st->table = htable_new(16);
+    d->lookup = dict_memtab_lookup;
+    d->sequence = dict_memtab_sequence;
+    d->close = dict_memtab_close;
+    return d;
+}
+
+struct htable *dict_memtab_table(struct dict *d)
+{
+    return ((struct dict_memtab *) d->priv)->table;
+}
+
 struct dict *dict_inline_open(const char *name, int open_flags, int flags,
                               struct buf *err)
 {
     static const char need[] = "need \"inline:{name=value...}\"";
-    struct dict_inline *st;
+    struct htable *table;
     struct dict *d;
     const char *why;
     char *text;
@@ -222,13 +245,8 @@ struct dict *dict_inline_open(const char *name, int open_flags, int flags,
         buf_setf(err, "bad syntax: \"inline:%s\"; %s", name, need);
         return NULL;
     }
-    d = dict_alloc("inline", name, open_flags, flags | DICT_FIXED,
-                   sizeof(struct dict_inline));
-    st = d->priv;
-    st->table = htable_new(16);
-    d->lookup = dict_inline_lookup;
-    d->sequence = dict_inline_sequence;
-    d->close = dict_inline_close;
+    d = dict_memtab_new("inline", name, open_flags, flags);
+    table = dict_memtab_table(d);
 
     cp = text;
     while ((token = str_token_braced(&cp, STR_LIST_SEP, &why)) != NULL) {
@@ -236,17 +254,17 @@ struct dict *dict_inline_open(const char *name, int open_flags, int flags,
             break;
         if (d->flags & DICT_FOLD_FIX)
             str_lower(key);
-        mem_free(htable_put(st->table, key, mem_strdup(value)));
+        mem_free(htable_put(table, key, mem_strdup(value)));
     }
     mem_free(text);
     if (why != NULL) {
         buf_setf(err, "%s: \"inline:%s\"; %s", why, name, need);
-        dict_inline_close(d);
+        dict_close(d);
         return NULL;
     }
-    if (st->table->used == 0) {
+    if (table->used == 0) {
         buf_setf(err, "empty table: \"inline:%s\"; %s", name, need);
-        dict_inline_close(d);
+        dict_close(d);
         return NULL;
     }
     return d;

@@ -25,60 +25,10 @@
 #include "msg.h"
 #include "str.h"
 
-struct dict_texthash {
-    struct htable *table;       /* key -> value (mem_strdup'ed) */
-    struct htable_entry **list; /* sequence snapshot */
-    size_t next;
-};
-
-static enum lookup_status dict_texthash_lookup(struct dict *d, const char *key,
-                                               struct buf *value)
-{
-    struct dict_texthash *st = d->priv;
-    const char *found = htable_get(st->table, key);
-
-    if (found == NULL)
-        return LOOKUP_NOTFOUND;
-    buf_puts(value, found);
-    return LOOKUP_FOUND;
-}
-
-static enum lookup_status dict_texthash_sequence(struct dict *d, int how,
-                                                 struct buf *key,
-                                                 struct buf *value)
-{
-    struct dict_texthash *st = d->priv;
-
-    if (how == DICT_SEQ_FIRST || st->list == NULL) {
-        mem_free(st->list);
-        st->list = htable_list(st->table);
-        st->next = 0;
-    }
-    if (st->next >= st->table->used) {
-        mem_free(st->list);
-        st->list = NULL;
-        return LOOKUP_NOTFOUND;
-    }
-    buf_puts(key, st->list[st->next]->key);
-    buf_puts(value, st->list[st->next]->value);
-    st->next++;
-    return LOOKUP_FOUND;
-}
-
-static int dict_texthash_close(struct dict *d)
-{
-    struct dict_texthash *st = d->priv;
-
-    htable_free(st->table, mem_free);
-    mem_free(st->list);
-    dict_free(d);
-    return 0;
-}
-
 /* Read every entry of SRC into the table. 0, or -1 on a read error. */
 static int dict_texthash_load(struct dict *d, struct dict_source *src)
 {
-    struct dict_texthash *st = d->priv;
+    struct htable *table = dict_memtab_table(d);
     struct htable_entry *old;
     struct buf *safe;
     char *folded;
@@ -91,8 +41,8 @@ static int dict_texthash_load(struct dict *d, struct dict_source *src)
         folded = mem_strdup(key);
         if (d->flags & DICT_FOLD_FIX)
             str_lower(folded);
-        if ((old = htable_find(st->table, folded)) == NULL) {
-            htable_put(st->table, folded, mem_strdup(value));
+        if ((old = htable_find(table, folded)) == NULL) {
+            htable_put(table, folded, mem_strdup(value));
         } else if (d->flags & DICT_DUP_REPLACE) {
             mem_free(old->value);
             old->value = mem_strdup(value);
@@ -125,12 +75,7 @@ struct dict *dict_texthash_open(const char *name, int open_flags, int flags,
         buf_setf(err, "open database %s: %s", name, strerror(errno));
         return NULL;
     }
-    d = dict_alloc("texthash", name, open_flags, flags | DICT_FIXED,
-                   sizeof(struct dict_texthash));
-    ((struct dict_texthash *) d->priv)->table = htable_new(64);
-    d->lookup = dict_texthash_lookup;
-    d->sequence = dict_texthash_sequence;
-    d->close = dict_texthash_close;
+    d = dict_memtab_new("texthash", name, open_flags, flags);
     dict_remember_file(d, name);
 
     src = dict_source_stream(fp, name, DICT_SOURCE_IGNORING);
@@ -139,7 +84,7 @@ struct dict *dict_texthash_open(const char *name, int open_flags, int flags,
     if (ret < 0) {
         buf_setf(err, "read %s: %s", name, strerror(errno));
         fclose(fp);
-        dict_texthash_close(d);
+        dict_close(d);
         return NULL;
     }
     fclose(fp);

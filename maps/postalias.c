@@ -35,6 +35,7 @@
 #include "buf.h"
 #include "config.h"
 #include "dict.h"
+#include "mapcmd.h"
 #include "maps.h"
 #include "mem.h"
 #include "msg.h"
@@ -48,7 +49,6 @@
 
 /* The table being built, removed by a fatal error or a signal. */
 static struct dict *postalias_building;
-static volatile sig_atomic_t postalias_signalled;
 
 struct postalias_opts {
     int dict_flags;    /* DICT_FOLD_FIX, DICT_TRY*NULL, DICT_DUP_* */
@@ -67,75 +67,6 @@ static void postalias_cleanup(void)
         d->aborted = 1;
         dict_close(d);
     }
-}
-
-static void postalias_on_signal(int sig)
-{
-    postalias_signalled = sig;
-}
-
-static void postalias_catch_signals(void)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = postalias_on_signal;
-    sigemptyset(&sa.sa_mask);
-    /* No SA_RESTART: a read from stdin must return so the loop can stop. */
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGQUIT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
-static void postalias_check_signal(void)
-{
-    if (postalias_signalled) {
-        int sig = postalias_signalled;
-
-        postalias_cleanup();
-        signal(sig, SIG_DFL);
-        raise(sig);
-        _exit(1);
-    }
-}
-
-/* Split "type:name" (type optional) into malloc'ed parts. */
-static void postalias_split(const char *arg, char **type, char **name)
-{
-    const char *colon = strchr(arg, ':');
-
-    if (colon != NULL) {
-        *type = mem_strndup(arg, (size_t) (colon - arg));
-        *name = mem_strdup(colon + 1);
-    } else {
-        *type = mem_strdup(var_default_database_type);
-        *name = mem_strdup(arg);
-    }
-}
-
-static struct dict *postalias_open(const char *arg, int open_flags, int flags)
-{
-    struct buf *err = buf_new(128);
-    struct dict *d;
-    char *type;
-    char *name;
-
-    postalias_split(arg, &type, &name);
-    d = dict_open3(type, name, open_flags, flags, err);
-    if (d == NULL)
-        msg_fatal("%s", buf_str(err));
-    mem_free(type);
-    mem_free(name);
-    buf_free(err);
-    return d;
-}
-
-/* Types whose tables can be built (one file NAME.db each). */
-static int postalias_creatable(const char *type)
-{
-    return strcmp(type, "hash") == 0 || strcmp(type, "btree") == 0
-           || strcmp(type, "dbm") == 0;
 }
 
 /* Read one line of stdin without its newline; 0 at the end. */
@@ -187,7 +118,7 @@ static int postalias_query(const char *key, char **maps, int nmaps, int flags,
 
         for (i = 0; *k && i < nmaps; i++) {
             if (dicts[i] == NULL)
-                dicts[i] = postalias_open(maps[i], DICT_RDONLY, flags);
+                dicts[i] = mapcmd_open(maps[i], DICT_RDONLY, flags);
             st = dict_lookup(dicts[i], postalias_key(dicts[i], k, utf8, folded),
                              value);
             if (st == LOOKUP_FOUND) {
@@ -232,7 +163,7 @@ static int postalias_delete(const char *key, char **maps, int nmaps, int flags,
     int i;
 
     for (i = 0; i < nmaps; i++)
-        dicts[i] = postalias_open(maps[i], DICT_RDWR, flags | DICT_LOCK);
+        dicts[i] = mapcmd_open(maps[i], DICT_RDWR, flags | DICT_LOCK);
     while (!from_stdin || postalias_getline(line)) {
         const char *k = from_stdin ? buf_str(line) : key;
 
@@ -266,7 +197,7 @@ static void postalias_list(const char *map, int flags)
     struct dict *d;
     int how;
 
-    d = postalias_open(map, DICT_RDONLY, flags | DICT_LOCK);
+    d = mapcmd_open(map, DICT_RDONLY, flags | DICT_LOCK);
     if (d->sequence == NULL)
         msg_fatal("table %s:%s: sequence operation is not supported", d->type,
                   d->name);
@@ -355,7 +286,7 @@ static void postalias_build(const char *arg, const struct postalias_opts *opts)
     char *name;
     int ret;
 
-    postalias_split(arg, &type, &name);
+    mapcmd_split(arg, &type, &name);
     if (opts->dict_flags & DICT_FOLD_FIX)
         src_flags |= ALIAS_SOURCE_FOLD;
     if (var_smtputf8_enable && !opts->no_utf8)
@@ -367,7 +298,7 @@ static void postalias_build(const char *arg, const struct postalias_opts *opts)
     }
     if (dict_find_type(type) == NULL)
         msg_fatal("unsupported dictionary type: %s", type);
-    if (!postalias_creatable(type))
+    if (!mapcmd_creatable(type))
         msg_fatal("unsupported dictionary type: %s does not support "
                   "bulk-mode creation.",
                   type);
@@ -400,9 +331,9 @@ static void postalias_build(const char *arg, const struct postalias_opts *opts)
         postalias_store(d, buf_str(key), buf_str(value),
                         (opts->dict_flags & DICT_DUP_WARN) != 0,
                         buf_str(where));
-        postalias_check_signal();
+        mapcmd_check_signal(postalias_cleanup);
     }
-    postalias_check_signal();
+    mapcmd_check_signal(postalias_cleanup);
     if (ret < 0)
         msg_fatal("%s", alias_source_error(src));
     alias_source_close(src);
@@ -476,7 +407,7 @@ static int newaliases_main(int argc, char **argv)
     memset(&opts, 0, sizeof(opts));
     opts.dict_flags = DICT_FOLD_FIX | DICT_DUP_WARN;
     msg_set_cleanup(postalias_cleanup);
-    postalias_catch_signals();
+    mapcmd_catch_signals();
     tables =
         argv_split(var_alias_database ? var_alias_database : "", STR_LIST_SEP);
     for (i = 0; i < tables->argc; i++)
@@ -584,7 +515,7 @@ int main(int argc, char **argv)
         postalias_list(argv[optind], opts.dict_flags);
     } else {
         msg_set_cleanup(postalias_cleanup);
-        postalias_catch_signals();
+        mapcmd_catch_signals();
         for (i = optind; i < argc; i++)
             postalias_build(argv[i], &opts);
     }

@@ -28,6 +28,7 @@
 #include "buf.h"
 #include "config.h"
 #include "dict.h"
+#include "mapcmd.h"
 #include "dict_source.h"
 #include "mem.h"
 #include "msg.h"
@@ -46,7 +47,6 @@
 static struct dict *postmap_building;
 static struct dict **postmap_editing;
 static int postmap_nediting;
-static volatile sig_atomic_t postmap_signalled;
 
 /* Options that decide how tables are opened and written. */
 struct postmap_opts {
@@ -72,75 +72,6 @@ static void postmap_cleanup(void)
     postmap_nediting = 0;
 }
 
-static void postmap_on_signal(int sig)
-{
-    postmap_signalled = sig;
-}
-
-static void postmap_catch_signals(void)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = postmap_on_signal;
-    sigemptyset(&sa.sa_mask);
-    /* No SA_RESTART: a read from stdin must return so the loop can stop. */
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGQUIT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
-static void postmap_check_signal(void)
-{
-    if (postmap_signalled) {
-        int sig = postmap_signalled;
-
-        postmap_cleanup();
-        signal(sig, SIG_DFL);
-        raise(sig);
-        _exit(1);
-    }
-}
-
-/* Split "type:name" (type optional) into malloc'ed parts. */
-static void postmap_split(const char *arg, char **type, char **name)
-{
-    const char *colon = strchr(arg, ':');
-
-    if (colon != NULL) {
-        *type = mem_strndup(arg, (size_t) (colon - arg));
-        *name = mem_strdup(colon + 1);
-    } else {
-        *type = mem_strdup(var_default_database_type);
-        *name = mem_strdup(arg);
-    }
-}
-
-static struct dict *postmap_open(const char *arg, int open_flags, int flags)
-{
-    struct buf *err = buf_new(128);
-    struct dict *d;
-    char *type;
-    char *name;
-
-    postmap_split(arg, &type, &name);
-    d = dict_open3(type, name, open_flags, flags, err);
-    if (d == NULL)
-        msg_fatal("%s", buf_str(err));
-    mem_free(type);
-    mem_free(name);
-    buf_free(err);
-    return d;
-}
-
-/* Types whose tables postmap can build (one file NAME.db each). */
-static int postmap_creatable(const char *type)
-{
-    return strcmp(type, "hash") == 0 || strcmp(type, "btree") == 0
-           || strcmp(type, "dbm") == 0;
-}
-
 /*
  * Changing a file table in place (-i, -d): hold an exclusive lock on its
  * file for the whole run, as Postfix does, so that readers (who lock
@@ -157,8 +88,8 @@ static int postmap_lock_file(const char *arg)
     char *name;
     int fd = -1;
 
-    postmap_split(arg, &type, &name);
-    if (postmap_creatable(type)) {
+    mapcmd_split(arg, &type, &name);
+    if (mapcmd_creatable(type)) {
         buf_setf(path, "%s.db", name);
         if ((fd = open(buf_str(path), O_RDWR | O_CLOEXEC)) < 0)
             msg_fatal("open %s: %s", buf_str(path), strerror(errno));
@@ -206,7 +137,7 @@ static int postmap_query(const char *key, char **maps, int nmaps, int flags)
 
         for (i = 0; i < nmaps; i++) {
             if (dicts[i] == NULL)
-                dicts[i] = postmap_open(maps[i], DICT_RDONLY, flags);
+                dicts[i] = mapcmd_open(maps[i], DICT_RDONLY, flags);
             st = dict_lookup(dicts[i], k, value);
             if (st == LOOKUP_FOUND) {
                 found = 1;
@@ -245,7 +176,7 @@ static int postmap_delete(const char *key, char **maps, int nmaps, int flags)
 
     postmap_editing = dicts;
     for (i = 0; i < nmaps; i++) {
-        dicts[i] = postmap_open(maps[i], DICT_RDWR, flags);
+        dicts[i] = mapcmd_open(maps[i], DICT_RDWR, flags);
         postmap_nediting = i + 1;
         locks[i] = postmap_lock_file(maps[i]);
     }
@@ -260,7 +191,7 @@ static int postmap_delete(const char *key, char **maps, int nmaps, int flags)
                 msg_fatal("table %s:%s: delete error: %s", dicts[i]->type,
                           dicts[i]->name, buf_str(dicts[i]->err));
         }
-        if (k == key || postmap_signalled)
+        if (k == key || mapcmd_signalled)
             break;
     }
     postmap_nediting = 0;
@@ -272,7 +203,7 @@ static int postmap_delete(const char *key, char **maps, int nmaps, int flags)
     }
     mem_free(dicts);
     mem_free(locks);
-    postmap_check_signal();
+    mapcmd_check_signal(postmap_cleanup);
     buf_free(line);
     return found ? 0 : 1;
 }
@@ -288,7 +219,7 @@ static void postmap_list(char **maps, int nmaps, int flags)
     int i;
 
     for (i = 0; i < nmaps; i++) {
-        d = postmap_open(maps[i], DICT_RDONLY, flags | DICT_LOCK);
+        d = mapcmd_open(maps[i], DICT_RDONLY, flags | DICT_LOCK);
         if (d->sequence == NULL)
             msg_fatal("table %s:%s: sequence operation is not supported",
                       d->type, d->name);
@@ -327,7 +258,7 @@ static void postmap_build(const char *arg, const struct postmap_opts *opts)
     char *value;
     int ret;
 
-    postmap_split(arg, &type, &name);
+    mapcmd_split(arg, &type, &name);
     if (opts->incremental) {
         src = dict_source_stream(stdin, "stdin", 0);
     } else if ((src = dict_source_open(name, 0, err)) == NULL) {
@@ -335,7 +266,7 @@ static void postmap_build(const char *arg, const struct postmap_opts *opts)
     }
     if (dict_find_type(type) == NULL)
         msg_fatal("unsupported dictionary type: %s", type);
-    if (!postmap_creatable(type))
+    if (!mapcmd_creatable(type))
         msg_fatal("unsupported dictionary type: %s does not support "
                   "bulk-mode creation.",
                   type);
@@ -377,9 +308,9 @@ static void postmap_build(const char *arg, const struct postmap_opts *opts)
             msg_fatal("table %s:%s: write error: %s", d->type, d->name,
                       buf_str(d->err));
         }
-        postmap_check_signal();
+        mapcmd_check_signal(postmap_cleanup);
     }
-    postmap_check_signal();
+    mapcmd_check_signal(postmap_cleanup);
     if (ret < 0)
         msg_fatal("read %s: %s", dict_source_name(src), strerror(errno));
     dict_source_close(src);
@@ -390,7 +321,7 @@ static void postmap_build(const char *arg, const struct postmap_opts *opts)
     if (lock_fd >= 0)
         close(lock_fd);
     /* A signal during the final write: the table is complete; now stop. */
-    postmap_check_signal();
+    mapcmd_check_signal(postmap_cleanup);
     /* -o: the new file stays root's instead of the source owner's. */
     if (opts->keep_root && !existed && geteuid() == 0
         && chown(buf_str(path), geteuid(), getegid()) < 0)
@@ -497,14 +428,14 @@ int main(int argc, char **argv)
                                opts.dict_flags | DICT_LOCK);
     } else if (delkey != NULL) {
         msg_set_cleanup(postmap_cleanup);
-        postmap_catch_signals();
+        mapcmd_catch_signals();
         status = postmap_delete(delkey, argv + optind, argc - optind,
                                 opts.dict_flags);
     } else if (sequence) {
         postmap_list(argv + optind, argc - optind, opts.dict_flags);
     } else {
         msg_set_cleanup(postmap_cleanup);
-        postmap_catch_signals();
+        mapcmd_catch_signals();
         for (i = optind; i < argc; i++)
             postmap_build(argv[i], &opts);
     }

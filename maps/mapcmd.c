@@ -1,0 +1,83 @@
+/*
+ * mapcmd.c - the command-line side shared by postmap and postalias (see
+ * mapcmd.h).
+ */
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "dict.h"
+#include "mapcmd.h"
+#include "mem.h"
+#include "msg.h"
+#include "params.h"
+
+volatile sig_atomic_t mapcmd_signalled;
+
+static void mapcmd_on_signal(int sig)
+{
+    mapcmd_signalled = sig;
+}
+
+void mapcmd_catch_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = mapcmd_on_signal;
+    sigemptyset(&sa.sa_mask);
+    /* No SA_RESTART: a read from stdin must return so the loop can stop. */
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+void mapcmd_check_signal(void (*cleanup)(void))
+{
+    if (mapcmd_signalled) {
+        int sig = mapcmd_signalled;
+
+        cleanup();
+        signal(sig, SIG_DFL);
+        raise(sig);
+        _exit(1);
+    }
+}
+
+void mapcmd_split(const char *arg, char **type, char **name)
+{
+    const char *colon = strchr(arg, ':');
+
+    if (colon != NULL) {
+        *type = mem_strndup(arg, (size_t) (colon - arg));
+        *name = mem_strdup(colon + 1);
+    } else {
+        *type = mem_strdup(var_default_database_type);
+        *name = mem_strdup(arg);
+    }
+}
+
+struct dict *mapcmd_open(const char *arg, int open_flags, int flags)
+{
+    struct buf *err = buf_new(128);
+    struct dict *d;
+    char *type;
+    char *name;
+
+    mapcmd_split(arg, &type, &name);
+    d = dict_open3(type, name, open_flags, flags, err);
+    if (d == NULL)
+        msg_fatal("%s", buf_str(err));
+    mem_free(type);
+    mem_free(name);
+    buf_free(err);
+    return d;
+}
+
+int mapcmd_creatable(const char *type)
+{
+    return strcmp(type, "hash") == 0 || strcmp(type, "btree") == 0
+           || strcmp(type, "dbm") == 0;
+}

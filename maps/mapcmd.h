@@ -1,0 +1,32 @@
+/*
+ * mapcmd.h - what postmap and postalias share: naming a table on the
+ * command line ("type:name", the type defaulting to default_database_type),
+ * opening it or dying with the reason, and stopping cleanly on a signal so
+ * that a half-built table is removed.
+ *
+ * Callers: maps/postmap.c, maps/postalias.c. Errors are fatal (msg_fatal),
+ * as befits a command.
+ */
+#ifndef POSTERN_MAPCMD_H
+#define POSTERN_MAPCMD_H
+
+#include <signal.h>
+
+struct dict;
+
+/* The signal that arrived (HUP, INT, QUIT, TERM), or 0. */
+extern volatile sig_atomic_t mapcmd_signalled;
+
+/* Catch those signals without SA_RESTART, so a read from stdin returns. */
+void mapcmd_catch_signals(void);
+/* After a signal: run CLEANUP, then die of the same signal. */
+void mapcmd_check_signal(void (*cleanup)(void));
+
+/* Split ARG into malloc'ed type and name (type default_database_type). */
+void mapcmd_split(const char *arg, char **type, char **name);
+/* Open ARG or die with the reason. */
+struct dict *mapcmd_open(const char *arg, int open_flags, int flags);
+/* Can these commands build a table of TYPE (one file NAME.db)? */
+int mapcmd_creatable(const char *type);
+
+#endif
