@@ -122,9 +122,12 @@ $(BUILD)/testbin/%: $(BUILD)/tests/daemons/%.o $(LIBPOSTERN)
 
 # make stage STAGE=DIR name=value...: link every program with those install
 # answers compiled in, into DIR/bin, leaving $(BUILD) as it is. The install
-# script uses it, so installing into a test folder never changes the build.
+# script runs "make all" first and then this; stage has no prerequisites on
+# purpose, since rebuilding them here would compile the answers into
+# $(BUILD)/lib/defaults.o.
 STAGE ?= $(BUILD)/stage
-stage: $(PROG_BINS)
+stage:
+	@test -f $(LIBPOSTERN) || { echo "make stage: run make all first (no $(LIBPOSTERN))" >&2; exit 1; }
 	@mkdir -p $(STAGE)/bin
 	@$(CC) $(CFLAGS_ALL) $(PATH_DEFS) -c -o $(STAGE)/defaults.o lib/defaults.c
 	@set -e; $(foreach p,$(PROGRAMS),$(CC) -o $(STAGE)/bin/$(p).tmp $(STAGE)/defaults.o $($(p)_SRCS:%.c=$(BUILD)/%.o) $(LIBPOSTERN) $(LDLIBS_ALL) && mv -f $(STAGE)/bin/$(p).tmp $(STAGE)/bin/$(p);)

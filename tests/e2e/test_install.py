@@ -420,8 +420,8 @@ def test_questions_on_a_terminal(tmp_path):
         assert got[name] == shown[name], name
     assert (stage / "var/spool/ptest/maildrop").is_dir()
     assert (stage / "usr/local/sbin/postconf").is_file()
-    # The compiled-in defaults now match the answers.
-    out = subprocess.run([str(BUILD_DIR / "bin" / "postconf"), "-c",
+    # The installed programs' compiled-in defaults match the answers.
+    out = subprocess.run([str(stage / "usr/local/sbin/postconf"), "-c",
                           str(main_cf.parent), "-d", "-h", "queue_directory"],
                          capture_output=True, text=True)
     assert out.stdout.strip() == "/var/spool/ptest"

@@ -12,8 +12,8 @@ and failstart (dies at start-up). master is started directly
 ("master -c DIR -w") and stopped by signal, so these tests do not depend on
 the postern command.
 
-One installation serves the whole module (conftest's run_install, with
-MAKE=true so that installing neither rebuilds nor relinks any build
+One installation serves the whole module (conftest's run_install; the
+install links its programs into a stage folder and never changes the build
 folder); every test writes its own main.cf additions and master.cf, and
 kills every process running a program of the instance when it ends, pass
 or fail.
@@ -343,7 +343,7 @@ def installed(tmp_path_factory):
             pytest.fail(f"{TESTBIN / name} is missing: run make first")
     root = tmp_path_factory.mktemp("master")
     args = layout_args(root)
-    run_install(args, env=install_env(MAKE="true"))
+    run_install(args)
     inst = Instance(root, args)
     if not (inst.daemon_dir / "master").is_file():
         pytest.fail("the install has no master daemon")
