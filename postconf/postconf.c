@@ -35,112 +35,23 @@ static void pc_usage(void)
 
 /* ---- printing -------------------------------------------------------- */
 
-/* Collapse runs of white space to one space, as postconf prints values. */
-static void pc_normalize(struct buf *out, const char *value)
-{
-    const char *cp = value;
-    int space = 0;
-
-    buf_reset(out);
-    while (isspace((unsigned char) *cp))
-        cp++;
-    for (; *cp; cp++) {
-        if (isspace((unsigned char) *cp)) {
-            space = 1;
-            continue;
-        }
-        if (space && buf_len(out) > 0)
-            buf_putc(out, ' ');
-        space = 0;
-        buf_putc(out, *cp);
-    }
-}
-
-/* Print LINE, folded at 80 columns with a 4-space indent when FOLD. */
-static void pc_print_line(const char *line, int fold)
-{
-    const char *cp = line;
-    size_t col = 0;
-    int first = 1;
-
-    if (!fold) {
-        printf("%s\n", line);
-        return;
-    }
-    while (*cp) {
-        size_t len = strcspn(cp, " ");
-
-        if (!first && col + 1 + len > 79 && col > 4) {
-            fputs("\n    ", stdout);
-            col = 4;
-        } else if (!first) {
-            putchar(' ');
-            col++;
-        }
-        fwrite(cp, 1, len, stdout);
-        col += len;
-        first = 0;
-        cp += len;
-        while (*cp == ' ')
-            cp++;
-    }
-    putchar('\n');
-}
-
 static void pc_print(const char *name, const char *value, int flags)
 {
-    struct buf *norm = buf_new(256);
-    struct buf *line = buf_new(256);
-
     if (flags & PC_EXPAND) {
         struct buf *expanded = buf_new(256);
         struct buf *err = buf_new(64);
 
         if (config_expand(expanded, value, err) < 0)
             msg_fatal("parameter %s: %s", name, buf_str(err));
-        pc_normalize(norm, buf_str(expanded));
+        pc_print_param(name, buf_str(expanded), flags);
         buf_free(expanded);
         buf_free(err);
     } else {
-        pc_normalize(norm, value);
+        pc_print_param(name, value, flags);
     }
-    if (flags & PC_NONAME)
-        buf_set(line, buf_str(norm));
-    else if (buf_len(norm) > 0)
-        buf_setf(line, "%s = %s", name, buf_str(norm));
-    else
-        buf_setf(line, "%s =", name);
-    pc_print_line(buf_str(line), flags & PC_FOLD);
-    buf_free(norm);
-    buf_free(line);
 }
 
 /* ---- which names are in use ----------------------------------------- */
-
-/* Every $name, ${name...} and $(name...) referenced in TEXT, in order. */
-static struct argv *pc_refs(const char *text)
-{
-    struct argv *refs = argv_new(4);
-    const char *cp = text;
-
-    while ((cp = strchr(cp, '$')) != NULL) {
-        const char *start;
-
-        cp++;
-        if (*cp == '$') {
-            cp++;
-            continue;
-        }
-        if (*cp == '{' || *cp == '(')
-            cp++;
-        start = cp;
-        while (isalnum((unsigned char) *cp) || *cp == '_')
-            cp++;
-        if (cp > start)
-            argv_addn(refs, start, (size_t) (cp - start));
-    }
-    return refs;
-}
 
 static void pc_collect_refs(const char *text, struct htable *used)
 {
@@ -205,16 +116,16 @@ static void pc_find_used(struct pc_state *st)
         pc_collect_refs(config_lookup(names[i]), st->used);
     for (i = 0; i < param_count; i++)
         pc_collect_refs(param_table[i].defval, st->used);
+    /*
+     * A master.cf -o value that refers to $name uses name; the -o name
+     * itself does not make a main.cf setting of that name used (Postfix).
+     */
     if (st->master) {
         struct argv *values = mastercf_option_values(st->master);
-        struct argv *onames = mastercf_option_names(st->master);
 
         for (i = 0; i < values->argc; i++)
             pc_collect_refs(values->argv[i], st->used);
-        for (i = 0; i < onames->argc; i++)
-            htable_put(st->used, onames->argv[i], "");
         argv_free(values);
-        argv_free(onames);
     }
     /* Restriction classes name parameters that hold restriction lists. */
     if ((classes = config_lookup("smtpd_restriction_classes")) != NULL) {
@@ -603,6 +514,8 @@ int main(int argc, char **argv)
         config_clear();
     status = pc_show(&st, flags, argv + optind);
     fflush(stdout);
+    if (st.master && !(flags & PC_DEFAULTS))
+        pc_master_check_params(st.master);
     if (ferror(stdout))
         msg_fatal("write error on standard output: %m");
     htable_free(st.used, NULL);

@@ -27,4 +27,21 @@ int pc_master_fields(const char *config_dir, int flags, char **args);
 /* -P [service[/type[/param]]...], -Pe service/type/name=value, -PX. */
 int pc_master_params(const char *config_dir, int flags, char **args);
 
+struct argv;
+struct buf;
+struct mastercf;
+
+/* Warn about -o settings in master.cf that nothing uses or defines. */
+void pc_master_check_params(const struct mastercf *mcf);
+
+/* postconf_util.c: printing and scanning shared by both sides. */
+/* Collapse runs of white space to one space, as postconf prints values. */
+void pc_normalize(struct buf *out, const char *value);
+/* Print TEXT, folded at 80 columns (4-space indent) when FOLD. */
+void pc_print_folded(const char *text, int fold);
+/* "name = value" (or the value alone with PC_NONAME), normalized. */
+void pc_print_param(const char *name, const char *value, int flags);
+/* Every $name, ${name...} and $(name...) referenced in TEXT, in order. */
+struct argv *pc_refs(const char *text);
+
 #endif

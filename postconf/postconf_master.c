@@ -32,7 +32,10 @@
 
 /* Names master sets for each process; postconf knows them as Postfix does. */
 static const char *const pcm_runtime_names[] = {
-    "service_name", "process_name", "process_id", NULL,
+    "service_name",
+    "process_name",
+    "process_id",
+    NULL,
 };
 
 /* ---- command line checks --------------------------------------------- */
@@ -47,8 +50,8 @@ static void pcm_check_flags(int mode, int *flags, char **args)
         int flag;
         const char *name;
     } order[] = {
-        { PC_EDIT, "-e" }, { PC_FOLD, "-f" }, { PC_NONAME, "-h" },
-        { PC_EXPAND, "-x" }, { PC_REMOVE, "-X" }, { PC_COMMENT, "-#" },
+        {PC_EDIT, "-e"},   {PC_FOLD, "-f"},   {PC_NONAME, "-h"},
+        {PC_EXPAND, "-x"}, {PC_REMOVE, "-X"}, {PC_COMMENT, "-#"},
     };
     size_t i, j;
 
@@ -172,13 +175,13 @@ static void pcm_flush(void)
  */
 struct pcm_saved {
     char *name;
-    char *value;     /* NULL: was not set */
+    char *value; /* NULL: was not set */
     char *file;
     int line;
 };
 
-static void pcm_scope_set(struct pcm_saved *saved, size_t *n,
-                          const char *name, const char *value)
+static void pcm_scope_set(struct pcm_saved *saved, size_t *n, const char *name,
+                          const char *value)
 {
     const char *old;
     const char *file;
@@ -268,103 +271,9 @@ static struct mastercf_entry *pcm_expanded(const struct mastercf_entry *e)
 
 /* ---- printing ----------------------------------------------------------- */
 
-/*
- * Print TEXT; with -f (FOLD) lines break at spaces so that they stay within
- * 80 columns where words allow, continuation lines indented by four. (The
- * column format of -M/-F folds one column earlier, as Postfix does.)
- */
-static void pcm_print_folded(const char *text, int fold)
-{
-    struct buf *out = buf_new(256);
-    const char *cp = text;
-    size_t line_start = 0;
-    int first = 1;
-
-    while (*cp) {
-        size_t len = strcspn(cp, " ");
-
-        if (!first) {
-            if (fold && buf_len(out) - line_start + 1 + len > 80) {
-                buf_putc(out, '\n');
-                line_start = buf_len(out);
-                buf_puts(out, "    ");
-            } else {
-                buf_putc(out, ' ');
-            }
-        }
-        buf_append(out, cp, len);
-        first = 0;
-        cp += len;
-        while (*cp == ' ')
-            cp++;
-    }
-    buf_putc(out, '\n');
-    fwrite(buf_str(out), 1, buf_len(out), stdout);
-    buf_free(out);
-}
-
-/*
- * "name = value" as postconf prints parameter values: runs of white space
- * become one space; "name =" for an empty value; the value alone with -h.
- */
-static void pcm_print_param(const char *name, const char *value, int flags)
-{
-    struct buf *norm = buf_new(256);
-    struct buf *line = buf_new(256);
-    const char *cp;
-    int space = 0;
-
-    for (cp = value; *cp; cp++) {
-        if (isspace((unsigned char) *cp)) {
-            space = 1;
-            continue;
-        }
-        if (space && buf_len(norm) > 0)
-            buf_putc(norm, ' ');
-        space = 0;
-        buf_putc(norm, *cp);
-    }
-    if (flags & PC_NONAME)
-        buf_set(line, buf_str(norm));
-    else if (buf_len(norm) > 0)
-        buf_setf(line, "%s = %s", name, buf_str(norm));
-    else
-        buf_setf(line, "%s =", name);
-    pcm_print_folded(buf_str(line), flags & PC_FOLD);
-    buf_free(norm);
-    buf_free(line);
-}
-
-/* ---- the "unused parameter" check --------------------------------------- */
-
-/* Every $name, ${name...} and $(name...) in TEXT, in order. */
-static struct argv *pcm_refs(const char *text)
-{
-    struct argv *refs = argv_new(4);
-    const char *cp = text;
-
-    while ((cp = strchr(cp, '$')) != NULL) {
-        const char *start;
-
-        cp++;
-        if (*cp == '$') {
-            cp++;
-            continue;
-        }
-        if (*cp == '{' || *cp == '(')
-            cp++;
-        start = cp;
-        while (isalnum((unsigned char) *cp) || *cp == '_')
-            cp++;
-        if (cp > start)
-            argv_addn(refs, start, (size_t) (cp - start));
-    }
-    return refs;
-}
-
 static void pcm_collect_refs(const char *text, struct htable *names)
 {
-    struct argv *refs = pcm_refs(text);
+    struct argv *refs = pc_refs(text);
     size_t i;
 
     for (i = 0; i < refs->argc; i++)
@@ -458,13 +367,12 @@ void pc_master_check_params(const struct mastercf *mcf)
 
             if (e->args[j].kind != MASTERCF_ARG_PARAM)
                 continue;
-            refs = pcm_refs(e->args[j].value);
+            refs = pc_refs(e->args[j].value);
             for (k = 0; k < refs->argc; k++) {
                 const char *ref = refs->argv[k];
 
                 if (param_find(ref) == NULL && config_lookup(ref) == NULL
-                    && mastercf_param(e, ref) == NULL
-                    && !pcm_runtime_name(ref)
+                    && mastercf_param(e, ref) == NULL && !pcm_runtime_name(ref)
                     && htable_find(undefined, ref) == NULL) {
                     htable_put(undefined, ref, "");
                     msg_warn("%s: undefined parameter: %s", mcf->path, ref);
@@ -517,8 +425,8 @@ struct pcm_request {
     int matched;
 };
 
-static struct pcm_request *pcm_requests(char **args, int max,
-                                        const char *usage, size_t *count)
+static struct pcm_request *pcm_requests(char **args, int max, const char *usage,
+                                        size_t *count)
 {
     struct pcm_request *req;
     size_t n = 0;
@@ -569,8 +477,8 @@ static const char *pcm_detail(const struct pcm_request *r)
  * Postfix reports unmatched requests before it prints anything, so the
  * matching runs once without output (SHOW 0) and once with.
  */
-typedef int (*pcm_show_fn)(const struct mastercf_entry *e,
-                           const char *detail, int flags, int show);
+typedef int (*pcm_show_fn)(const struct mastercf_entry *e, const char *detail,
+                           int flags, int show);
 
 static void pcm_show(struct mastercf *mcf, char **args, int max,
                      const char *usage, int flags, pcm_show_fn fn)
@@ -641,8 +549,7 @@ static int pcm_service_type(const char *key, char **service, char **type)
 
 static void pcm_edit_entries(struct mastercf *mcf, int flags, char **args)
 {
-    static const char usage[] =
-        "-Me, -MX or -M# requires service_name/type";
+    static const char usage[] = "-Me, -MX or -M# requires service_name/type";
     struct buf *err = buf_new(128);
 
     for (; *args; args++) {
@@ -721,8 +628,8 @@ static void pcm_print_field(const struct mastercf_entry *e, int field,
 
         buf_set(prefix, buf_str(line));
         buf_reset(line);
-        mastercf_render_command(x ? x : e, (flags & PC_FOLD) ? MASTERCF_FOLD
-                                                              : 0,
+        mastercf_render_command(x ? x : e,
+                                (flags & PC_FOLD) ? MASTERCF_FOLD : 0,
                                 buf_str(prefix), line);
         buf_free(prefix);
         mastercf_entry_free(x);
@@ -841,10 +748,10 @@ static void pcm_print_one_param(const struct mastercf_entry *e,
         char *expanded = pcm_expand_one(name, value);
 
         pcm_scope_leave(saved, count);
-        pcm_print_param(buf_str(full), expanded, flags);
+        pc_print_param(buf_str(full), expanded, flags);
         mem_free(expanded);
     } else {
-        pcm_print_param(buf_str(full), value, flags);
+        pc_print_param(buf_str(full), value, flags);
     }
     buf_free(full);
 }
@@ -891,8 +798,7 @@ static void pcm_edit_params(struct mastercf *mcf, int flags, char **args)
         int n;
         struct mastercf_entry *e;
 
-        if ((flags & PC_EDIT)
-            && cfg_split_entry(copy, &key, &value, &why) < 0)
+        if ((flags & PC_EDIT) && cfg_split_entry(copy, &key, &value, &why) < 0)
             msg_fatal("%s: \"%s\"", why, *args);
         n = pcm_split_key(key, 3, parts);
         if (n != 3 || *parts[0] == 0 || *parts[1] == 0 || *parts[2] == 0)
