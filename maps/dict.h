@@ -31,17 +31,20 @@ struct buf;
             * written to a temporary file and renamed                          \
             * into place by dict_close() */
 /* Behaviour flags. */
-#define DICT_FOLD_FIX 0x0010 /* fold keys to lower case (fixed-string types)   \
-                              */
-#define DICT_LOCK     0x0020 /* take a lock around each access */
-#define DICT_DUP_WARN 0x0040 /* duplicate key on update: warn, keep the first  \
-                              */
+#define DICT_FOLD_FIX                                                          \
+    0x0010               /* fold keys to lower case (fixed-string types)       \
+                          */
+#define DICT_LOCK 0x0020 /* take a lock around each access */
+#define DICT_DUP_WARN                                                          \
+    0x0040 /* duplicate key on update: warn, keep the first                    \
+            */
 #define DICT_DUP_IGNORE                                                        \
     0x0080 /* duplicate key on update: keep the first quietly */
 #define DICT_DUP_REPLACE 0x0100 /* duplicate key on update: replace */
-#define DICT_TRY0NULL    0x0200 /* db types: keys stored without a trailing NUL \
-                                 */
-#define DICT_TRY1NULL 0x0400    /* db types: keys stored with a trailing NUL */
+#define DICT_TRY0NULL                                                          \
+    0x0200                   /* db types: keys stored without a trailing NUL   \
+                              */
+#define DICT_TRY1NULL 0x0400 /* db types: keys stored with a trailing NUL */
 /* Set by the type, read by consumers. */
 #define DICT_PATTERN                                                           \
     0x1000                /* regexp, pcre, cidr: match the whole key only,     \
