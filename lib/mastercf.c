@@ -180,9 +180,22 @@ static struct argv *mcf_tokenize(const char *text, int *unclosed)
             else if (depth == 0 && mcf_is_space(*cp))
                 break;
         }
-        argv_addn(tokens, start, (size_t) (cp - start));
-        if (depth > 0 && unclosed)
-            *unclosed = 1;
+        if (depth > 0) {
+            /*
+             * An unclosed '{' ran to the end of the text: drop the white
+             * space it swallowed there (a CR before the line end, say), as
+             * a reader of the rewritten line would.
+             */
+            const char *end = cp;
+
+            while (end > start && mcf_is_space(end[-1]))
+                end--;
+            argv_addn(tokens, start, (size_t) (end - start));
+            if (unclosed)
+                *unclosed = 1;
+        } else {
+            argv_addn(tokens, start, (size_t) (cp - start));
+        }
     }
     return tokens;
 }
