@@ -443,9 +443,18 @@ void master_reap(void)
         int abnormal;
 
         master_pid_key(key, sizeof(key), pid);
-        proc = htable_delete(master_procs, key);
+        proc = htable_get(master_procs, key);
         if (proc == NULL)
             continue;
+        /*
+         * Status records the child wrote just before it exited may still
+         * be in the pipe: take them while its pid is known, so they count
+         * and do not come back later as "status from unknown process".
+         */
+        if (proc->serv != NULL && proc->serv->status_rd >= 0)
+            master_status_event(master_loop, proc->serv->status_rd, 0,
+                                proc->serv);
+        htable_delete(master_procs, key);
         master_nprocs--;
         abnormal = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
         if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
