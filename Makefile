@@ -134,7 +134,7 @@ stage:
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBPOSTERN)
 	@mkdir -p $(dir $@)
-	@echo "  CC $@"; $(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(LIBPOSTERN) -lcmocka $(LDLIBS_ALL)
+	@echo "  CC $@"; $(CC) $(CFLAGS_ALL) -Itests/unit -MMD -MP -MF $@.d -o $@ $< $(LIBPOSTERN) -lcmocka $(LDLIBS_ALL)
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
