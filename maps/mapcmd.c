@@ -81,3 +81,70 @@ int mapcmd_creatable(const char *type)
     return strcmp(type, "hash") == 0 || strcmp(type, "btree") == 0
            || strcmp(type, "dbm") == 0;
 }
+
+void mapcmd_args_init(struct mapcmd_args *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->dict_flags = DICT_FOLD_FIX | DICT_DUP_WARN;
+}
+
+int mapcmd_option(struct mapcmd_args *a, int ch, const char *arg)
+{
+    switch (ch) {
+    case 'c':
+        a->opt_c = arg;
+        break;
+    case 'd':
+        if (a->sequence || a->query || a->delkey)
+            msg_fatal("specify only one of -s -q or -d");
+        a->delkey = arg;
+        break;
+    case 'f':
+        a->dict_flags &= ~DICT_FOLD_FIX;
+        break;
+    case 'i':
+        a->incremental = 1;
+        break;
+    case 'n':
+        a->dict_flags |= DICT_TRY0NULL;
+        a->dict_flags &= ~DICT_TRY1NULL;
+        break;
+    case 'N':
+        a->dict_flags |= DICT_TRY1NULL;
+        a->dict_flags &= ~DICT_TRY0NULL;
+        break;
+    case 'o':
+        a->keep_root = 1;
+        break;
+    case 'p':
+        a->default_perms = 1;
+        break;
+    case 'q':
+        if (a->sequence || a->query || a->delkey)
+            msg_fatal("specify only one of -s -q or -d");
+        a->query = arg;
+        break;
+    case 'r':
+        a->dict_flags &= ~(DICT_DUP_WARN | DICT_DUP_IGNORE);
+        a->dict_flags |= DICT_DUP_REPLACE;
+        break;
+    case 's':
+        if (a->query || a->delkey)
+            msg_fatal("specify only one of -s or -q or -d");
+        a->sequence = 1;
+        break;
+    case 'u':
+        a->no_utf8 = 1;
+        break;
+    case 'v':
+        msg_verbose++;
+        break;
+    case 'w':
+        a->dict_flags &= ~(DICT_DUP_WARN | DICT_DUP_REPLACE);
+        a->dict_flags |= DICT_DUP_IGNORE;
+        break;
+    default:
+        return 0;
+    }
+    return 1;
+}

@@ -14,6 +14,24 @@
 
 struct dict;
 
+/* The options postmap and postalias share, as their getopt loops set them. */
+struct mapcmd_args {
+    int dict_flags;     /* DICT_FOLD_FIX, DICT_TRY*NULL, DICT_DUP_* */
+    int incremental;    /* -i */
+    int keep_root;      /* -o */
+    int default_perms;  /* -p */
+    int no_utf8;        /* -u */
+    int sequence;       /* -s */
+    const char *opt_c;  /* -c */
+    const char *query;  /* -q */
+    const char *delkey; /* -d */
+};
+
+/* Defaults: fold keys, warn about duplicates. */
+void mapcmd_args_init(struct mapcmd_args *a);
+/* Take option CH (with ARG) when both commands share it: 1, else 0. */
+int mapcmd_option(struct mapcmd_args *a, int ch, const char *arg);
+
 /* The signal that arrived (HUP, INT, QUIT, TERM), or 0. */
 extern volatile sig_atomic_t mapcmd_signalled;
 

@@ -50,14 +50,6 @@
 /* The table being built, removed by a fatal error or a signal. */
 static struct dict *postalias_building;
 
-struct postalias_opts {
-    int dict_flags;    /* DICT_FOLD_FIX, DICT_TRY*NULL, DICT_DUP_* */
-    int incremental;   /* -i */
-    int keep_root;     /* -o */
-    int default_perms; /* -p */
-    int no_utf8;       /* -u */
-};
-
 static void postalias_cleanup(void)
 {
     struct dict *d = postalias_building;
@@ -246,8 +238,7 @@ static void postalias_store(struct dict *d, const char *key, const char *value,
  * with -i, which refreshes it), then the NIS entries, always replaced,
  * never folded and without a trailing NUL.
  */
-static void postalias_signatures(struct dict *d,
-                                 const struct postalias_opts *opts)
+static void postalias_signatures(struct dict *d, const struct mapcmd_args *opts)
 {
     int saved = d->flags;
     struct buf *now = buf_new(32);
@@ -268,7 +259,7 @@ static void postalias_signatures(struct dict *d,
 }
 
 /* Build (or with -i extend) one table from its source. */
-static void postalias_build(const char *arg, const struct postalias_opts *opts)
+static void postalias_build(const char *arg, const struct mapcmd_args *opts)
 {
     struct buf *err = buf_new(128);
     struct buf *path = buf_new(128);
@@ -372,7 +363,7 @@ static char *newaliases_config_dir(const char *arg)
 /* newaliases: build every table of alias_database. */
 static int newaliases_main(int argc, char **argv)
 {
-    struct postalias_opts opts;
+    struct mapcmd_args opts;
     const char *opt_c = NULL;
     char *opt_dir = NULL;
     struct argv *tables;
@@ -404,8 +395,7 @@ static int newaliases_main(int argc, char **argv)
     config_load(config_choose_dir(opt_c));
     params_load();
 
-    memset(&opts, 0, sizeof(opts));
-    opts.dict_flags = DICT_FOLD_FIX | DICT_DUP_WARN;
+    mapcmd_args_init(&opts);
     msg_set_cleanup(postalias_cleanup);
     mapcmd_catch_signals();
     tables =
@@ -419,12 +409,8 @@ static int newaliases_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    struct postalias_opts opts;
-    const char *opt_c = NULL;
-    const char *query = NULL;
-    const char *delkey = NULL;
+    struct mapcmd_args opts;
     char *slash;
-    int sequence = 0;
     int status = 0;
     int utf8;
     int ch;
@@ -439,79 +425,27 @@ int main(int argc, char **argv)
     if (strcmp(argv[0], "newaliases") == 0)
         return newaliases_main(argc, argv);
 
-    memset(&opts, 0, sizeof(opts));
-    opts.dict_flags = DICT_FOLD_FIX | DICT_DUP_WARN;
+    mapcmd_args_init(&opts);
     while ((ch = getopt(argc, argv, "Nc:d:finopq:rsuvw")) > 0) {
         switch (ch) {
-        case 'c':
-            opt_c = optarg;
-            break;
-        case 'd':
-            if (sequence || query || delkey)
-                msg_fatal("specify only one of -s -q or -d");
-            delkey = optarg;
-            break;
-        case 'f':
-            opts.dict_flags &= ~DICT_FOLD_FIX;
-            break;
-        case 'i':
-            opts.incremental = 1;
-            break;
-        case 'n':
-            opts.dict_flags |= DICT_TRY0NULL;
-            opts.dict_flags &= ~DICT_TRY1NULL;
-            break;
-        case 'N':
-            opts.dict_flags |= DICT_TRY1NULL;
-            opts.dict_flags &= ~DICT_TRY0NULL;
-            break;
-        case 'o':
-            opts.keep_root = 1;
-            break;
-        case 'p':
-            opts.default_perms = 1;
-            break;
-        case 'q':
-            if (sequence || query || delkey)
-                msg_fatal("specify only one of -s -q or -d");
-            query = optarg;
-            break;
-        case 'r':
-            opts.dict_flags &= ~(DICT_DUP_WARN | DICT_DUP_IGNORE);
-            opts.dict_flags |= DICT_DUP_REPLACE;
-            break;
-        case 's':
-            if (query || delkey)
-                msg_fatal("specify only one of -s or -q or -d");
-            sequence = 1;
-            break;
-        case 'u':
-            opts.no_utf8 = 1;
-            break;
-        case 'v':
-            msg_verbose++;
-            break;
-        case 'w':
-            opts.dict_flags &= ~(DICT_DUP_WARN | DICT_DUP_REPLACE);
-            opts.dict_flags |= DICT_DUP_IGNORE;
-            break;
         default:
-            msg_fatal(USAGE, argv[0]);
+            if (!mapcmd_option(&opts, ch, optarg))
+                msg_fatal(USAGE, argv[0]);
         }
     }
     if (optind >= argc)
         msg_fatal(USAGE, argv[0]);
-    config_load(config_choose_dir(opt_c));
+    config_load(config_choose_dir(opts.opt_c));
     params_load();
     utf8 = var_smtputf8_enable && !opts.no_utf8;
 
-    if (query != NULL) {
-        status = postalias_query(query, argv + optind, argc - optind,
+    if (opts.query != NULL) {
+        status = postalias_query(opts.query, argv + optind, argc - optind,
                                  opts.dict_flags | DICT_LOCK, utf8);
-    } else if (delkey != NULL) {
-        status = postalias_delete(delkey, argv + optind, argc - optind,
+    } else if (opts.delkey != NULL) {
+        status = postalias_delete(opts.delkey, argv + optind, argc - optind,
                                   opts.dict_flags, utf8);
-    } else if (sequence) {
+    } else if (opts.sequence) {
         postalias_list(argv[optind], opts.dict_flags);
     } else {
         msg_set_cleanup(postalias_cleanup);

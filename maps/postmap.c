@@ -49,13 +49,6 @@ static struct dict **postmap_editing;
 static int postmap_nediting;
 
 /* Options that decide how tables are opened and written. */
-struct postmap_opts {
-    int dict_flags;    /* DICT_FOLD_FIX, DICT_TRY*NULL, DICT_DUP_* */
-    int incremental;   /* -i */
-    int keep_root;     /* -o */
-    int default_perms; /* -p */
-};
-
 static void postmap_cleanup(void)
 {
     struct dict *d = postmap_building;
@@ -239,7 +232,7 @@ static void postmap_list(char **maps, int nmaps, int flags)
 }
 
 /* Build (or with -i extend) one table from its source. */
-static void postmap_build(const char *arg, const struct postmap_opts *opts)
+static void postmap_build(const char *arg, const struct mapcmd_args *opts)
 {
     struct buf *err = buf_new(128);
     struct buf *path = buf_new(128);
@@ -335,12 +328,8 @@ static void postmap_build(const char *arg, const struct postmap_opts *opts)
 
 int main(int argc, char **argv)
 {
-    struct postmap_opts opts;
-    const char *opt_c = NULL;
-    const char *query = NULL;
-    const char *delkey = NULL;
+    struct mapcmd_args opts;
     char *slash;
-    int sequence = 0;
     int status = 0;
     int ch;
     int i;
@@ -352,8 +341,7 @@ int main(int argc, char **argv)
     if (getenv("MAIL_VERBOSE") != NULL)
         msg_verbose = 1;
 
-    memset(&opts, 0, sizeof(opts));
-    opts.dict_flags = DICT_FOLD_FIX | DICT_DUP_WARN;
+    mapcmd_args_init(&opts);
     while ((ch = getopt(argc, argv, "bc:d:fFhimnNopq:rsuUvw")) > 0) {
         switch (ch) {
         case 'b':
@@ -361,77 +349,28 @@ int main(int argc, char **argv)
         case 'm':
         case 'F':
             msg_fatal("option -%c is not supported", ch);
-        case 'c':
-            opt_c = optarg;
-            break;
-        case 'd':
-            if (sequence || query || delkey)
-                msg_fatal("specify only one of -s -q or -d");
-            delkey = optarg;
-            break;
-        case 'f':
-            opts.dict_flags &= ~DICT_FOLD_FIX;
-            break;
-        case 'i':
-            opts.incremental = 1;
-            break;
-        case 'n':
-            opts.dict_flags |= DICT_TRY0NULL;
-            opts.dict_flags &= ~DICT_TRY1NULL;
-            break;
-        case 'N':
-            opts.dict_flags |= DICT_TRY1NULL;
-            opts.dict_flags &= ~DICT_TRY0NULL;
-            break;
-        case 'o':
-            opts.keep_root = 1;
-            break;
-        case 'p':
-            opts.default_perms = 1;
-            break;
-        case 'q':
-            if (sequence || query || delkey)
-                msg_fatal("specify only one of -s -q or -d");
-            query = optarg;
-            break;
-        case 'r':
-            opts.dict_flags &= ~(DICT_DUP_WARN | DICT_DUP_IGNORE);
-            opts.dict_flags |= DICT_DUP_REPLACE;
-            break;
-        case 's':
-            if (query || delkey)
-                msg_fatal("specify only one of -s or -q or -d");
-            sequence = 1;
-            break;
-        case 'u':
         case 'U':
             /* SMTPUTF8 checks: keys and values pass through unchanged. */
             break;
-        case 'v':
-            msg_verbose++;
-            break;
-        case 'w':
-            opts.dict_flags &= ~(DICT_DUP_WARN | DICT_DUP_REPLACE);
-            opts.dict_flags |= DICT_DUP_IGNORE;
-            break;
         default:
-            msg_fatal(USAGE, argv[0]);
+            if (!mapcmd_option(&opts, ch, optarg))
+                msg_fatal(USAGE, argv[0]);
         }
     }
     if (optind >= argc)
         msg_fatal(USAGE, argv[0]);
-    config_load(config_choose_dir(opt_c));
+    config_load(config_choose_dir(opts.opt_c));
     params_load();
 
-    if (query != NULL) {
-        status = postmap_query(query, argv + optind, argc - optind,
+    if (opts.query != NULL) {
+        status = postmap_query(opts.query, argv + optind, argc - optind,
                                opts.dict_flags | DICT_LOCK);
-    } else if (delkey != NULL) {
+    } else if (opts.delkey != NULL) {
         msg_set_cleanup(postmap_cleanup);
         mapcmd_catch_signals();
-        status = postmap_delete(delkey, argv + optind, argc - optind,
+        status = postmap_delete(opts.delkey, argv + optind, argc - optind,
                                 opts.dict_flags);
-    } else if (sequence) {
+    } else if (opts.sequence) {
         postmap_list(argv + optind, argc - optind, opts.dict_flags);
     } else {
         msg_set_cleanup(postmap_cleanup);
