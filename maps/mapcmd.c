@@ -2,8 +2,10 @@
  * mapcmd.c - the command-line side shared by postmap and postalias (see
  * mapcmd.h).
  */
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -147,4 +149,51 @@ int mapcmd_option(struct mapcmd_args *a, int ch, const char *arg)
         return 0;
     }
     return 1;
+}
+
+struct dict *mapcmd_open_output(const char *type, const char *name,
+                                const struct mapcmd_args *a, int rdwr_flags,
+                                struct buf *path, int *existed, int *created)
+{
+    struct buf *err = buf_new(128);
+    struct stat sb;
+    struct dict *d;
+    int open_flags = DICT_CREATE;
+    int flags;
+
+    if (dict_find_type(type) == NULL)
+        msg_fatal("unsupported dictionary type: %s", type);
+    if (!mapcmd_creatable(type))
+        msg_fatal("unsupported dictionary type: %s does not support "
+                  "bulk-mode creation.",
+                  type);
+    /* New files get the source's group and other read bits, as Postfix. */
+    if (a->default_perms || a->incremental || stat(name, &sb) < 0)
+        umask(022);
+    else
+        umask(022 | (~sb.st_mode & 077));
+    buf_setf(path, "%s.db", name);
+    *existed = stat(buf_str(path), &sb) == 0;
+    if (a->incremental && *existed)
+        open_flags = DICT_RDWR;
+    /* Duplicates are reported by the caller, where file and line are known. */
+    flags = a->dict_flags & ~(DICT_DUP_WARN | DICT_DUP_IGNORE);
+    if (!(flags & DICT_DUP_REPLACE))
+        flags |= DICT_DUP_IGNORE;
+    if (open_flags == DICT_RDWR)
+        flags |= rdwr_flags;
+    d = dict_open3(type, name, open_flags, flags, err);
+    if (d == NULL)
+        msg_fatal("%s", buf_str(err));
+    *created = open_flags == DICT_CREATE;
+    buf_free(err);
+    return d;
+}
+
+void mapcmd_finish_output(const char *path, const struct mapcmd_args *a,
+                          int existed)
+{
+    if (a->keep_root && !existed && geteuid() == 0
+        && chown(path, geteuid(), getegid()) < 0)
+        msg_fatal("chown %s: %s", path, strerror(errno));
 }

@@ -12,6 +12,8 @@
 
 #include <signal.h>
 
+struct buf;
+
 struct dict;
 
 /* The options postmap and postalias share, as their getopt loops set them. */
@@ -46,5 +48,20 @@ void mapcmd_split(const char *arg, char **type, char **name);
 struct dict *mapcmd_open(const char *arg, int open_flags, int flags);
 /* Can these commands build a table of TYPE (one file NAME.db)? */
 int mapcmd_creatable(const char *type);
+
+/*
+ * Open TYPE:NAME to build into, or die: the type must be buildable; the
+ * umask gives new files the source's group and other read bits (unless
+ * -p or -i); an existing table is updated with -i (RDWR_FLAGS added), else
+ * a new one is created. Duplicates are left to the caller (the table keeps
+ * the first, or the last with -r). PATH gets NAME.db; *EXISTED tells
+ * whether it existed; *CREATED whether the table is being created.
+ */
+struct dict *mapcmd_open_output(const char *type, const char *name,
+                                const struct mapcmd_args *a, int rdwr_flags,
+                                struct buf *path, int *existed, int *created);
+/* After the table is closed: -o keeps a new file root's. */
+void mapcmd_finish_output(const char *path, const struct mapcmd_args *a,
+                          int existed);
 
 #endif

@@ -267,12 +267,10 @@ static void postalias_build(const char *arg, const struct mapcmd_args *opts)
     struct buf *key = buf_new(128);
     struct buf *value = buf_new(256);
     struct alias_source *src;
-    struct stat sb;
     struct dict *d;
-    int open_flags = DICT_CREATE;
     int src_flags = 0;
     int existed;
-    int flags;
+    int created;
     char *type;
     char *name;
     int ret;
@@ -287,33 +285,9 @@ static void postalias_build(const char *arg, const struct mapcmd_args *opts)
     } else if ((src = alias_source_open(name, src_flags, err)) == NULL) {
         msg_fatal("%s", buf_str(err));
     }
-    if (dict_find_type(type) == NULL)
-        msg_fatal("unsupported dictionary type: %s", type);
-    if (!mapcmd_creatable(type))
-        msg_fatal("unsupported dictionary type: %s does not support "
-                  "bulk-mode creation.",
-                  type);
-
-    /* New files get the source's group and other read bits, as Postfix. */
-    if (opts->default_perms || opts->incremental || stat(name, &sb) < 0)
-        umask(022);
-    else
-        umask(022 | (~sb.st_mode & 077));
-    buf_setf(path, "%s.db", name);
-    existed = stat(buf_str(path), &sb) == 0;
-    if (opts->incremental && existed)
-        open_flags = DICT_RDWR;
-
-    /* Duplicates are reported here, where the file and line are known. */
-    flags = opts->dict_flags & ~(DICT_DUP_WARN | DICT_DUP_IGNORE);
-    if (!(flags & DICT_DUP_REPLACE))
-        flags |= DICT_DUP_IGNORE;
-    if (open_flags == DICT_RDWR)
-        flags |= DICT_LOCK;
-    d = dict_open3(type, name, open_flags, flags, err);
-    if (d == NULL)
-        msg_fatal("%s", buf_str(err));
-    if (open_flags == DICT_CREATE)
+    d = mapcmd_open_output(type, name, opts, DICT_LOCK, path, &existed,
+                           &created);
+    if (created)
         postalias_building = d;
 
     while ((ret = alias_source_next(src, key, value)) > 0) {
@@ -332,10 +306,7 @@ static void postalias_build(const char *arg, const struct mapcmd_args *opts)
     postalias_building = NULL;
     if (dict_close(d) < 0)
         msg_fatal("%s: table update failed", buf_str(path));
-    /* -o: the new file stays root's instead of the source owner's. */
-    if (opts->keep_root && !existed && geteuid() == 0
-        && chown(buf_str(path), geteuid(), getegid()) < 0)
-        msg_fatal("chown %s: %s", buf_str(path), strerror(errno));
+    mapcmd_finish_output(buf_str(path), opts, existed);
     mem_free(type);
     mem_free(name);
     buf_free(err);

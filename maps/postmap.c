@@ -239,12 +239,10 @@ static void postmap_build(const char *arg, const struct mapcmd_args *opts)
     struct buf *safe = buf_new(64);
     struct dict_source *src;
     enum lookup_status st;
-    struct stat sb;
     struct dict *d;
-    int open_flags = DICT_CREATE;
     int lock_fd = -1;
     int existed;
-    int flags;
+    int created;
     char *type;
     char *name;
     char *key;
@@ -257,31 +255,8 @@ static void postmap_build(const char *arg, const struct mapcmd_args *opts)
     } else if ((src = dict_source_open(name, 0, err)) == NULL) {
         msg_fatal("%s", buf_str(err));
     }
-    if (dict_find_type(type) == NULL)
-        msg_fatal("unsupported dictionary type: %s", type);
-    if (!mapcmd_creatable(type))
-        msg_fatal("unsupported dictionary type: %s does not support "
-                  "bulk-mode creation.",
-                  type);
-
-    /* New files get the source's group and other read bits, as Postfix. */
-    if (opts->default_perms || opts->incremental || stat(name, &sb) < 0)
-        umask(022);
-    else
-        umask(022 | (~sb.st_mode & 077));
-    buf_setf(path, "%s.db", name);
-    existed = stat(buf_str(path), &sb) == 0;
-    if (opts->incremental && existed)
-        open_flags = DICT_RDWR;
-
-    /* Duplicates are reported here, where the file and line are known. */
-    flags = opts->dict_flags & ~(DICT_DUP_WARN | DICT_DUP_IGNORE);
-    if (!(flags & DICT_DUP_REPLACE))
-        flags |= DICT_DUP_IGNORE;
-    d = dict_open3(type, name, open_flags, flags, err);
-    if (d == NULL)
-        msg_fatal("%s", buf_str(err));
-    if (open_flags == DICT_CREATE) {
+    d = mapcmd_open_output(type, name, opts, 0, path, &existed, &created);
+    if (created) {
         postmap_building = d;
     } else {
         postmap_editing = &d;
@@ -315,10 +290,7 @@ static void postmap_build(const char *arg, const struct mapcmd_args *opts)
         close(lock_fd);
     /* A signal during the final write: the table is complete; now stop. */
     mapcmd_check_signal(postmap_cleanup);
-    /* -o: the new file stays root's instead of the source owner's. */
-    if (opts->keep_root && !existed && geteuid() == 0
-        && chown(buf_str(path), geteuid(), getegid()) < 0)
-        msg_fatal("chown %s: %s", buf_str(path), strerror(errno));
+    mapcmd_finish_output(buf_str(path), opts, existed);
     mem_free(type);
     mem_free(name);
     buf_free(err);
