@@ -75,12 +75,25 @@ postmap_SRCS := maps/postmap.c
 postalias_SRCS := maps/postalias.c
 master_SRCS := $(filter-out master/postern%,$(wildcard master/*.c))
 postern_SRCS := $(wildcard master/postern*.c)
+# queue/: one main file per program, helpers named after it (cleanup_*.c).
+cleanup_SRCS := $(wildcard queue/cleanup.c queue/cleanup_*.c)
+pickup_SRCS := $(wildcard queue/pickup.c queue/pickup_*.c)
+postdrop_SRCS := $(wildcard queue/postdrop.c queue/postdrop_*.c)
+sendmail_SRCS := $(wildcard queue/sendmail.c queue/sendmail_*.c)
+qmgr_SRCS := $(wildcard queue/qmgr.c queue/qmgr_*.c)
+bounce_SRCS := $(wildcard queue/bounce.c queue/bounce_*.c)
+showq_SRCS := $(wildcard queue/showq.c queue/showq_*.c)
+postqueue_SRCS := $(wildcard queue/postqueue.c queue/postqueue_*.c)
+postsuper_SRCS := $(wildcard queue/postsuper.c queue/postsuper_*.c)
+discard_SRCS := $(wildcard queue/discard.c)
+error_SRCS := $(wildcard queue/error.c)
 # Test-only daemons, tests/daemons/NAME.c -> $(BUILD)/testbin/NAME: the e2e
 # tests copy them into a test instance's daemon_directory; install never does.
 TEST_DAEMONS := $(patsubst tests/daemons/%.c,%,$(wildcard tests/daemons/*.c))
 TEST_DAEMON_BINS := $(TEST_DAEMONS:%=$(BUILD)/testbin/%)
 
-ALL_PROGRAMS := postconf postmap postalias master postern
+ALL_PROGRAMS := postconf postmap postalias master postern cleanup pickup \
+	postdrop sendmail qmgr bounce showq postqueue postsuper discard error
 PROGRAMS := $(foreach p,$(ALL_PROGRAMS),$(if $(strip $($(p)_SRCS)),$(if $(wildcard $(firstword $($(p)_SRCS))),$(p))))
 
 PROG_BINS := $(PROGRAMS:%=$(BUILD)/bin/%)

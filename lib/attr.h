@@ -175,6 +175,13 @@ int attr_parse(const void *data, size_t len, int flags, ...);
 void attr_set_limits(size_t value_max, size_t total_max);
 
 /*
+ * Length of the first complete attribute list in DATA/LEN (through its
+ * end marker), for event-driven readers: > 0; 0 when more bytes are
+ * needed; -1 when DATA cannot be an attribute list (close the connection).
+ */
+long attr_frame_len(const void *data, size_t len);
+
+/*
  * Message and class of the last failure, valid until the next attr call
  * (after a success: "" and ATTR_ERR_NONE).
  */

@@ -841,6 +841,9 @@ void daemon_main(int argc, char **argv, const struct daemon_ops *ops)
 
     if (d_args.unpriv && privs_lookup(var_mail_owner, &uid, &gid, err) < 0)
         msg_fatal("mail_owner: %s", buf_str(err));
+    /* Every service works in the queue: "public/cleanup", "active/ID". */
+    if (chdir(var_queue_directory) < 0)
+        msg_fatal("chdir %s: %s", var_queue_directory, strerror(errno));
     if (ops->pre_jail)
         ops->pre_jail(ops->ctx);
     if (d_args.chroot) {

@@ -125,6 +125,9 @@ struct stream;
 #define REC_FLAG_8BITMIME 0x02 /* BODY=8BITMIME */
 #define REC_FLAG_SMTPUTF8 0x04 /* SMTPUTF8 requested */
 #define REC_FLAG_HOLD     0x08 /* go to hold/ instead of active/ */
+/* sendmail -t: take recipients from To:, Cc:, Bcc: (maildrop files only;
+ * cleanup acts on it and never writes it into a queue file). */
+#define REC_FLAG_EXTRACT 0x10
 
 /* Delivery result (STATUS action). */
 #define REC_ACTION_DELIVERED 'D' /* delivered (DSN "delivered") */
