@@ -108,6 +108,11 @@ static enum lookup_status dict_unsupported(struct dict *d, const char *what)
     return LOOKUP_ERR_CONFIG;
 }
 
+int dict_hold(struct dict *d, int on)
+{
+    return d->hold ? d->hold(d, on) : 0;
+}
+
 enum lookup_status dict_lookup(struct dict *d, const char *key,
                                struct buf *value)
 {

@@ -71,6 +71,8 @@ struct dict {
                                    struct buf *value);
     /* Finish: for DICT_CREATE, commit (rename) unless aborted; 0 or -1. */
     int (*close)(struct dict *d);
+    /* Optional: see dict_hold(). */
+    int (*hold)(struct dict *d, int on);
 
     /* The file this table was read from, for dict_changed(); "" if none. */
     char *file;
@@ -102,6 +104,14 @@ enum lookup_status dict_update(struct dict *d, const char *key,
 enum lookup_status dict_delete(struct dict *d, const char *key);
 enum lookup_status dict_sequence(struct dict *d, int how, struct buf *key,
                                  struct buf *value);
+/*
+ * ON = 1: take the table's shared lock (DICT_LOCK) now and keep it, so
+ * that a run of lookups locks once instead of once each; ON = 0: drop it.
+ * Updates and deletes are refused while it is held. A no-op for tables
+ * without locks. 0, or -1 with d->err set. Hold it only while the caller
+ * does not wait for input: writers wait for it.
+ */
+int dict_hold(struct dict *d, int on);
 /* Close; for a created table, commit it. 0, or -1 with a logged warning. */
 int dict_close(struct dict *d);
 

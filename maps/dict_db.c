@@ -33,7 +33,8 @@
  * cost every lookup that reads a page.
  *
  * DICT_LOCK takes an fcntl() lock on NAME.db around every access: shared
- * for lookups and sequence, exclusive for updates and deletes.
+ * for lookups and sequence, exclusive for updates and deletes; dict_hold()
+ * keeps the shared one across a run of lookups (postmap -q -).
  *
  * update() without a DICT_DUP_* flag replaces; with DICT_DUP_WARN or
  * DICT_DUP_IGNORE it keeps the old value and returns LOOKUP_NOTFOUND
@@ -88,6 +89,7 @@ struct dict_db {
     char *path;  /* NAME.db */
     char *tmp;   /* DICT_CREATE: the file renamed to PATH at close */
     int changed; /* DICT_RDWR: updated or deleted, reseal at close */
+    int held;    /* dict_hold(): the shared lock is kept between lookups */
     DBTYPE dbtype;
     long cache;                /* Berkeley DB cache size */
     struct dict_db_bulk *bulk; /* DICT_CREATE until the table is written */
@@ -200,6 +202,12 @@ static int dict_db_lock(struct dict *d, short type)
 
     if (!(d->flags & DICT_LOCK) || st->tmp != NULL)
         return 0;
+    if (st->held) {
+        if (type != F_WRLCK)
+            return 0; /* the held shared lock covers this lookup */
+        buf_setf(d->err, "lock %s: held for reading", st->path);
+        return -1;
+    }
     memset(&fl, 0, sizeof(fl));
     fl.l_type = type;
     fl.l_whence = SEEK_SET;
@@ -525,6 +533,20 @@ static int dict_db_get(struct dict *d, const char *key, size_t len,
     }
     *status = dict_db_status(d, "read database", ret);
     return -1;
+}
+
+static int dict_db_hold(struct dict *d, int on)
+{
+    struct dict_db *st = d->priv;
+
+    if (on == st->held)
+        return 0;
+    if (!on)
+        st->held = 0;
+    if (dict_db_lock(d, on ? F_RDLCK : F_UNLCK) < 0)
+        return -1;
+    st->held = on;
+    return 0;
 }
 
 static enum lookup_status dict_db_lookup(struct dict *d, const char *key,
@@ -1209,6 +1231,7 @@ static struct dict *dict_db_open(const char *type, DBTYPE dbtype,
     memcpy(st->path, name, strlen(name));
     memcpy(st->path + strlen(name), ".db", 4);
     d->lookup = dict_db_lookup;
+    d->hold = dict_db_hold;
     d->update = dict_db_update;
     d->delete = dict_db_delete;
     d->sequence = dict_db_sequence;

@@ -115,45 +115,113 @@ static int postmap_getline(struct buf *line)
     return got;
 }
 
+/* Look KEY up in the tables in turn, printing the first answer. */
+static int postmap_query_one(const char *key, int batch, struct dict **dicts,
+                             char **maps, int nmaps, int flags,
+                             struct buf *value)
+{
+    enum lookup_status st;
+    int i;
+
+    for (i = 0; i < nmaps; i++) {
+        if (dicts[i] == NULL)
+            dicts[i] = mapcmd_open(maps[i], DICT_RDONLY, flags);
+        st = dict_lookup(dicts[i], key, value);
+        if (st == LOOKUP_FOUND) {
+            if (batch)
+                printf("%s\t%s\n", key, buf_str(value));
+            else
+                printf("%s\n", buf_str(value));
+            return 1;
+        }
+        if (st != LOOKUP_NOTFOUND)
+            msg_fatal("table %s:%s: query error: %s", dicts[i]->type,
+                      dicts[i]->name, buf_str(dicts[i]->err));
+    }
+    return 0;
+}
+
+/* Hold (ON = 1) or release every open table's lock for a run of lookups. */
+static void postmap_hold(struct dict **dicts, int nmaps, int on)
+{
+    int i;
+
+    for (i = 0; i < nmaps; i++)
+        if (dicts[i] != NULL && dict_hold(dicts[i], on) < 0)
+            msg_fatal("table %s:%s: %s", dicts[i]->type, dicts[i]->name,
+                      buf_str(dicts[i]->err));
+}
+
+/*
+ * -q -: the keys on stdin, read a block at a time; the lines of one block
+ * are looked up under one hold of the tables' locks (dict_hold), which is
+ * dropped before the next read so that a writer never waits for our input.
+ */
+static int postmap_query_stdin(struct dict **dicts, char **maps, int nmaps,
+                               int flags, struct buf *value)
+{
+    struct buf *line = buf_new(256);
+    char block[65536];
+    ssize_t n;
+    int found = 0;
+
+    do {
+        const char *p;
+        const char *end;
+        const char *nl;
+
+        n = read(STDIN_FILENO, block, sizeof(block));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            msg_fatal("read standard input: %s", strerror(errno));
+        }
+        p = block;
+        end = block + n;
+        if (n == 0 && buf_len(line) > 0) {
+            /* A last line without a newline. */
+            p = "\n";
+            end = p + 1;
+        }
+        postmap_hold(dicts, nmaps, 1);
+        while (p < end) {
+            nl = memchr(p, '\n', (size_t) (end - p));
+            if (nl == NULL) {
+                buf_append(line, p, (size_t) (end - p));
+                break;
+            }
+            buf_append(line, p, (size_t) (nl - p));
+            p = nl + 1;
+            found |= postmap_query_one(buf_str(line), 1, dicts, maps, nmaps,
+                                       flags, value);
+            /* A table opened by that lookup is held from the next one. */
+            postmap_hold(dicts, nmaps, 1);
+            buf_reset(line);
+        }
+        postmap_hold(dicts, nmaps, 0);
+    } while (n != 0);
+    buf_free(line);
+    return found;
+}
+
 /* -q key, -q -: returns the exit status. */
 static int postmap_query(const char *key, char **maps, int nmaps, int flags)
 {
     struct dict **dicts = mem_calloc((size_t) nmaps, sizeof(*dicts));
     struct buf *value = buf_new(256);
-    struct buf *line = buf_new(256);
-    enum lookup_status st;
-    int found = 0;
+    int found;
     int i;
 
-    while (strcmp(key, "-") != 0 || postmap_getline(line)) {
-        const char *k = strcmp(key, "-") == 0 ? buf_str(line) : key;
-
-        for (i = 0; i < nmaps; i++) {
-            if (dicts[i] == NULL)
-                dicts[i] = mapcmd_open(maps[i], DICT_RDONLY, flags);
-            st = dict_lookup(dicts[i], k, value);
-            if (st == LOOKUP_FOUND) {
-                found = 1;
-                if (k == key)
-                    printf("%s\n", buf_str(value));
-                else
-                    printf("%s\t%s\n", k, buf_str(value));
-                break;
-            }
-            if (st != LOOKUP_NOTFOUND)
-                msg_fatal("table %s:%s: query error: %s", dicts[i]->type,
-                          dicts[i]->name, buf_str(dicts[i]->err));
-        }
-        if (k == key)
-            break;
-    }
+    if (strcmp(key, "-") == 0)
+        found = postmap_query_stdin(dicts, maps, nmaps, flags, value);
+    else
+        found = postmap_query_one(key, 0, dicts, maps, nmaps, flags, value);
     if (fflush(stdout) != 0 || ferror(stdout))
         msg_fatal("write standard output: %s", strerror(errno));
     for (i = 0; i < nmaps; i++)
         dict_close(dicts[i]);
     mem_free(dicts);
     buf_free(value);
-    buf_free(line);
     return found ? 0 : 1;
 }
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -319,6 +320,61 @@ static void test_update_delete_in_place(void **state)
         expect(d, "b", LOOKUP_FOUND, "2");
         expect(d, "c", LOOKUP_FOUND, "3");
         dict_close(d);
+    }
+}
+
+/* Can another process take an exclusive lock on PATH right now? */
+static int other_can_write_lock(const char *path)
+{
+    pid_t pid = fork();
+    int status;
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct flock fl;
+        int fd = open(path, O_RDWR);
+
+        memset(&fl, 0, sizeof(fl));
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        _exit(fd >= 0 && fcntl(fd, F_SETLK, &fl) == 0 ? 0 : 1);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* dict_hold keeps the shared lock over lookups and refuses writes. */
+static void test_hold(void **state)
+{
+    static const char *const kv[] = {"a", "1", "b", "2", NULL};
+    size_t t;
+
+    (void) state;
+    for (t = 0; t < NTYPES; t++) {
+        const char *name = in_scratch("hold");
+        struct buf *path = buf_new(0);
+        struct dict *d;
+
+        if (strcmp(file_types[t], "dbm") == 0)
+            continue; /* the same code; its file name differs */
+        buf_setf(path, "%s.db", name);
+        build(file_types[t], name, kv, 0);
+        d = open_ok(file_types[t], name, DICT_RDWR, DICT_LOCK);
+        assert_true(other_can_write_lock(buf_str(path)));
+        assert_int_equal(dict_hold(d, 1), 0);
+        assert_int_equal(dict_hold(d, 1), 0);
+        assert_false(other_can_write_lock(buf_str(path)));
+        expect(d, "a", LOOKUP_FOUND, "1");
+        expect(d, "zz", LOOKUP_NOTFOUND, NULL);
+        /* The lookups left the held lock in place. */
+        assert_false(other_can_write_lock(buf_str(path)));
+        assert_int_equal(dict_update(d, "c", "3"), LOOKUP_ERR_TEMP);
+        assert_int_equal(dict_hold(d, 0), 0);
+        assert_true(other_can_write_lock(buf_str(path)));
+        assert_int_equal(dict_update(d, "c", "3"), LOOKUP_FOUND);
+        expect(d, "c", LOOKUP_FOUND, "3");
+        dict_close(d);
+        buf_free(path);
     }
 }
 
@@ -966,6 +1022,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sequence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_delete_in_place, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_then_use, setup, teardown),
         cmocka_unit_test_setup_teardown(test_atomic_rebuild, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_files, setup, teardown),
