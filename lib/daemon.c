@@ -232,6 +232,7 @@ static int d_nlisten;   /* listening descriptors still open */
 static int d_listening; /* they are watched */
 static int d_gone;      /* master went away */
 static long d_use;      /* clients (or triggers) taken */
+static int d_in_queue;  /* the working directory is queue_directory */
 static int d_clients;   /* DAEMON_MULTI: clients now */
 static int d_in_client; /* SINGLE, TRIGGER: inside ops->serve/trigger */
 static uint64_t d_idle_timer;
@@ -254,6 +255,11 @@ const struct argv *daemon_extra_args(void)
 struct event_loop *daemon_loop(void)
 {
     return d_loop;
+}
+
+int daemon_in_queue(void)
+{
+    return d_in_queue;
 }
 
 const char *daemon_root(void)
@@ -844,6 +850,7 @@ void daemon_main(int argc, char **argv, const struct daemon_ops *ops)
     /* Every service works in the queue: "public/cleanup", "active/ID". */
     if (chdir(var_queue_directory) < 0)
         msg_fatal("chdir %s: %s", var_queue_directory, strerror(errno));
+    d_in_queue = 1;
     if (ops->pre_jail)
         ops->pre_jail(ops->ctx);
     if (d_args.chroot) {
@@ -854,11 +861,12 @@ void daemon_main(int argc, char **argv, const struct daemon_ops *ops)
     if (d_args.unpriv && privs_drop(uid, gid, err) < 0)
         msg_fatal("%s", buf_str(err));
     buf_free(err);
+    /* Made before post_jail, so that a service can set its first timers. */
+    if ((d_loop = event_new()) == NULL)
+        msg_fatal("event loop: %s", strerror(errno));
     if (ops->post_jail)
         ops->post_jail(ops->ctx);
 
-    if ((d_loop = event_new()) == NULL)
-        msg_fatal("event loop: %s", strerror(errno));
     if (event_watch(d_loop, DAEMON_STATUS_FD, EVENT_READ, daemon_status_event,
                     NULL)
         < 0)

@@ -182,6 +182,11 @@ const char *daemon_type(void);
 const struct argv *daemon_extra_args(void);
 /* The event loop (DAEMON_MULTI and DAEMON_TRIGGER; also made for SINGLE). */
 struct event_loop *daemon_loop(void);
+/*
+ * Non-zero in a daemon: its working directory is queue_directory (set
+ * before chroot and privilege drop), so queue paths may be relative.
+ */
+int daemon_in_queue(void);
 /* The directory the process is jailed in ("/" without chroot). */
 const char *daemon_root(void);
 /* DAEMON_MULTI: one client taken by ops->accept is finished and closed. */

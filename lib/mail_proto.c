@@ -14,12 +14,13 @@
 
 static struct buf *mp_error;
 
-static void mp_set_error(const char *what, const char *path, const char *why)
+/* Keep WHY ("connect to PATH: reason" from sock_error) as the error. */
+static void mp_set_error(const char *why)
 {
     if (mp_error == NULL)
         mp_error = buf_new(0);
     buf_reset(mp_error);
-    buf_printf(mp_error, "%s %s: %s", what, path, why);
+    buf_puts(mp_error, why);
 }
 
 const char *mail_proto_error(void)
@@ -30,8 +31,11 @@ const char *mail_proto_error(void)
 void mail_endpoint(struct buf *out, const char *cls, const char *service)
 {
     buf_reset(out);
-    /* A chrooted daemon sits in queue_directory: use the relative name. */
-    if (strcmp(daemon_root(), "/") == 0)
+    /*
+     * A daemon works in queue_directory (chrooted or not): the relative
+     * name works even where the absolute one is out of its reach.
+     */
+    if (!daemon_in_queue())
         buf_printf(out, "%s/", var_queue_directory);
     buf_printf(out, "%s/%s", cls, service);
 }
@@ -44,7 +48,7 @@ int mail_connect(const char *cls, const char *service, long timeout_ms)
     mail_endpoint(path, cls, service);
     fd = sock_unix_connect(buf_str(path), timeout_ms);
     if (fd < 0)
-        mp_set_error("connect to", buf_str(path), sock_error());
+        mp_set_error(sock_error());
     buf_free(path);
     return fd;
 }
@@ -85,10 +89,13 @@ int mail_trigger(const char *cls, const char *service, const char *request,
     mail_endpoint(path, cls, service);
     fd = sock_unix_connect(buf_str(path), timeout_ms);
     if (fd < 0) {
-        mp_set_error("connect to", buf_str(path), sock_error());
+        mp_set_error(sock_error());
         ret = -1;
     } else if (mp_write_all(fd, request, len, timeout_ms) < 0) {
-        mp_set_error("write to", buf_str(path), strerror(errno));
+        int err = errno;
+
+        mp_set_error("");
+        buf_setf(mp_error, "write to %s: %s", buf_str(path), strerror(err));
         ret = -1;
     }
     if (fd >= 0)

@@ -216,6 +216,30 @@ static int qf_fsync_dir(const char *path)
 }
 
 /*
+ * A folder the writer may add files to but not read (postdrop, setgid,
+ * into maildrop/ of mode 1730) cannot be opened to fsync it. The rename
+ * changed the ctime of the file itself, so fsync the file once more: on
+ * journaling file systems (ext4, xfs, btrfs) that commits the journal
+ * transaction holding the rename too. Cheaper than syncfs(), which would
+ * write out every dirty file of the file system. 0, or -1 with errno.
+ */
+static int qf_sync_renamed(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int saved;
+
+    if (fd < 0)
+        return -1;
+    if (fsync(fd) < 0) {
+        saved = errno;
+        (void) close(fd);
+        errno = saved;
+        return -1;
+    }
+    return close(fd);
+}
+
+/*
  * Make the hash subfolders that hold NAME in QUEUE. A new folder's parent
  * is synced, so the folder (and later the file in it) survives a crash.
  * 0, or -1 with qf_error set.
@@ -592,7 +616,8 @@ int qf_commit(struct qf_writer *w)
         goto failed;
     }
     w->finished = 1;
-    if (qf_fsync_dir(buf_str(w->dir)) < 0) {
+    if (qf_fsync_dir(buf_str(w->dir)) < 0
+        && (errno != EACCES || qf_sync_renamed(buf_str(w->path)) < 0)) {
         /*
          * The name may not survive a crash: say so, and take the file
          * back so that the client's retry is not a second copy.

@@ -143,11 +143,25 @@ def _need_root_and_build():
         pytest.fail(f"{INSTALL_SCRIPT} is missing")
 
 
+def open_path(path):
+    """Let every user through the folders above PATH (o+x), as a real
+    install under /usr or /var allows: daemons that run as mail_owner
+    without chroot (qmgr, delivery agents) open tables, sockets and files
+    by their absolute names, and pytest's temporary folders are 0700."""
+    for p in [Path(path), *Path(path).parents]:
+        if p == Path("/"):
+            break
+        mode = p.stat().st_mode & 0o7777
+        if mode & 0o011 != 0o011:
+            os.chmod(p, mode | 0o011)
+
+
 def install_into(root, **overrides):
     """Install a tree under ROOT (created if missing) and return its
     Instance; OVERRIDES replace the layout's answers."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
+    open_path(root)
     args = layout_args(root)
     args.update(overrides)
     run_install(args)
