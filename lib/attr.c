@@ -543,3 +543,51 @@ int attr_parse(const void *data, size_t len, int flags, ...)
     stream_free(s);
     return ret;
 }
+
+/* ---- framing for event-driven readers ----------------------------------- */
+
+/*
+ * Walk the fields of DATA without copying: the same length and separator
+ * rules as scan_length/scan_content, the same limits. Content is not
+ * checked (names, integers): attr_parse does that on the framed list.
+ */
+long attr_frame_len(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    size_t pos = 0;
+    int is_name = 1;
+
+    for (;;) {
+        size_t flen = 0;
+        size_t max = is_name ? ATTR_NAME_MAX : attr_value_max;
+        int digits = 0;
+
+        for (;;) {
+            unsigned char c;
+
+            if (pos >= len)
+                return 0;
+            c = p[pos++];
+            if (c == ':')
+                break;
+            if (c < '0' || c > '9' || (digits == 1 && flen == 0))
+                return -1;
+            flen = flen * 10 + (size_t) (c - '0');
+            digits++;
+            if (flen > max)
+                return -1;
+        }
+        if (digits == 0)
+            return -1;
+        if (pos > attr_total_max || flen + 1 > attr_total_max - pos)
+            return -1;
+        if (len - pos < flen + 1)
+            return 0;
+        pos += flen;
+        if (p[pos++] != ',')
+            return -1;
+        if (is_name && flen == 0)
+            return (long) pos;
+        is_name = !is_name;
+    }
+}

@@ -46,8 +46,10 @@
  *     flush: every recipient is done; send the non-delivery notice for
  *            the STATUS records in bounce/ID (to the sender; for the null
  *            sender or a REC_FLAG_BOUNCE message, a double bounce to
- *            2bounce_notice_recipient; a failed double bounce is only
- *            logged), plus the postmaster copy per notify_classes.
+ *            2bounce_notice_recipient when notify_classes has "2bounce"
+ *            or "bounce", else it is only logged and dropped, as in
+ *            Postfix; a failed double bounce is only logged), plus the
+ *            postmaster copy per notify_classes.
  *     warn:  send the delay notice for the STATUS records in defer/ID
  *            (recipients whose NOTIFY allows DELAY: not given, or with
  *            REC_NOTIFY_DELAY).
@@ -162,5 +164,24 @@ int deliver_report_rest(struct deliver_agent *a, int action, const char *dsn,
  * close S.
  */
 int deliver_agent_finish(struct deliver_agent *a);
+
+/* ---- shared by qmgr and the agents (added by the qmgr work) ------------ */
+
+/* Why the last deliver_result_parse (or other call) failed. */
+const char *deliver_error(void);
+/* Wall-clock time in microseconds. */
+long long deliver_now_us(void);
+/*
+ * Log Postfix's delivery line for one recipient (the one function that
+ * makes it): "ID: to=<RCPT>, orig_to=<ORIG>, relay=RELAY, delay=D,
+ * delays=a/b/c/d, dsn=DSN, status=sent|expanded|deferred|bounced
+ * (REASON)". Times in microseconds; 0 for one not known. qmgr logs its
+ * own deferrals (agent unavailable) with it.
+ */
+void deliver_log_status(const char *queue_id, const char *rcpt,
+                        const char *orig, const char *relay,
+                        long long arrival_us, long long active_us,
+                        long long request_us, long long connected_us,
+                        int action, const char *dsn, const char *reason);
 
 #endif

@@ -551,6 +551,62 @@ static void test_socket_write_error(void **state)
     stream_close(s);
 }
 
+/* attr_frame_len: complete lists, every prefix, two lists, bad input. */
+static void test_frame_len(void **state)
+{
+    static const struct {
+        const char *in;
+        long want; /* for the whole input */
+    } cases[] = {
+        {"0:,", 3},
+        {"7:request,6:lookup,4:user,3:bob,0:,", 35},
+        {"5:index,1:0,0:,5:index,1:1,0:,", 15}, /* the first list only */
+        {"4:blob,3:a,b,0:,", 16},               /* a ',' inside a value */
+        {"", 0},
+        {"4:user,3:bob", 0},
+        {"4:user,3:bob,0:", 0},
+        {"x:,", -1},
+        {"01:a,1:b,0:,", -1}, /* leading zero */
+        {":a,", -1},          /* no digits */
+        {"1:a;1:b,0:,", -1},  /* missing ',' */
+        {"65:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,"
+         "0:,0:,",
+         -1}, /* name over ATTR_NAME_MAX */
+    };
+    const char *full = "7:request,6:lookup,4:user,3:bob,0:,";
+    size_t i;
+    struct buf *big = buf_new(0);
+
+    (void) state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_int_equal(attr_frame_len(cases[i].in, strlen(cases[i].in)),
+                         cases[i].want);
+    /* Every proper prefix of a list needs more bytes. */
+    for (i = 0; i < strlen(full); i++)
+        assert_int_equal(attr_frame_len(full, i), 0);
+    /* The value limit applies before the content arrives. */
+    attr_set_limits(10, 0);
+    assert_int_equal(attr_frame_len("4:blob,11:", 10), -1);
+    assert_int_equal(attr_frame_len("4:blob,10:", 10), 0);
+    /* The total limit too. */
+    attr_set_limits(100, 30);
+    buf_puts(big, "4:blob,20:aaaaaaaaaaaaaaaaaaaa,0:,");
+    assert_int_equal(attr_frame_len(buf_str(big), buf_len(big)), -1);
+    attr_set_limits(0, 0);
+    assert_int_equal(attr_frame_len(buf_str(big), buf_len(big)),
+                     (long) buf_len(big));
+    /* What frames, parses: the framed length is a list attr_parse takes. */
+    {
+        struct buf *v = buf_new(0);
+
+        assert_int_equal(attr_parse(full, 35, 0, ATTR_GET_STR("request", v),
+                                    ATTR_GET_STR("user", v), ATTR_END),
+                         2);
+        buf_free(v);
+    }
+    buf_free(big);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +619,7 @@ int main(void)
         cmocka_unit_test(test_socket_conversation),
         cmocka_unit_test(test_socket_timeout),
         cmocka_unit_test(test_socket_write_error),
+        cmocka_unit_test_teardown(test_frame_len, teardown_limits),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
