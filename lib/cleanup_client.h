@@ -29,6 +29,19 @@
  *                       the text for the client, e.g. "5.7.1 message
  *                       content rejected" as header_checks REJECT gives)
  *
+ * Envelope ATTRs that cleanup reads (all but the first two are also kept
+ * in the queue file):
+ *     full_name        sendmail -F: the phrase of the From: header that
+ *                      cleanup adds for a local submission (not kept)
+ *     rewrite_context  "local" or "remote": how headers are rewritten and
+ *                      whether missing headers are added (not kept);
+ *                      without it a message with a client_address is
+ *                      local when that client matches
+ *                      local_header_rewrite_clients, one without is local
+ *     client_address, client_name, helo_name, protocol_name,
+ *     sasl_username    the client, for local_header_rewrite_clients and
+ *                      for header_checks log lines
+ *
  * cleanup streams everything into the queue file as it arrives and
  * answers status 0 only after the file is complete, fsynced and renamed
  * into incoming/ (qf_commit). Any other outcome leaves no file behind. A
