@@ -352,11 +352,12 @@ static void test_hold(void **state)
     (void) state;
     for (t = 0; t < NTYPES; t++) {
         const char *name = in_scratch("hold");
-        struct buf *path = buf_new(0);
+        struct buf *path;
         struct dict *d;
 
         if (strcmp(file_types[t], "dbm") == 0)
             continue; /* the same code; its file name differs */
+        path = buf_new(0);
         buf_setf(path, "%s.db", name);
         build(file_types[t], name, kv, 0);
         d = open_ok(file_types[t], name, DICT_RDWR, DICT_LOCK);
