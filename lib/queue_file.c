@@ -199,9 +199,10 @@ void qf_path(struct buf *out, const char *queue, const char *name)
     buf_puts(out, name);
 }
 
-static int qf_fsync_dir(const char *path)
+/* Open PATH (read-only, plus FLAGS), fsync, close. 0, or -1 with errno. */
+static int qf_fsync_path(const char *path, int flags)
 {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
     int saved;
 
     if (fd < 0)
@@ -215,6 +216,11 @@ static int qf_fsync_dir(const char *path)
     return close(fd);
 }
 
+static int qf_fsync_dir(const char *path)
+{
+    return qf_fsync_path(path, O_DIRECTORY);
+}
+
 /*
  * A folder the writer may add files to but not read (postdrop, setgid,
  * into maildrop/ of mode 1730) cannot be opened to fsync it. The rename
@@ -225,18 +231,7 @@ static int qf_fsync_dir(const char *path)
  */
 static int qf_sync_renamed(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    int saved;
-
-    if (fd < 0)
-        return -1;
-    if (fsync(fd) < 0) {
-        saved = errno;
-        (void) close(fd);
-        errno = saved;
-        return -1;
-    }
-    return close(fd);
+    return qf_fsync_path(path, 0);
 }
 
 /*
