@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "buf.h"
 #include "cfgfile.h"
@@ -507,4 +508,18 @@ const char *config_get(const char *name)
     value = buf_steal(out);
     htable_put(config_cache, name, value);
     return value;
+}
+
+char *config_dir_of(const char *arg)
+{
+    struct stat st;
+    const char *slash;
+
+    if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode))
+        return mem_strdup(arg);
+    if ((slash = strrchr(arg, '/')) == NULL)
+        return mem_strdup(".");
+    if (slash == arg)
+        return mem_strdup("/");
+    return mem_strndup(arg, (size_t) (slash - arg));
 }

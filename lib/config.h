@@ -22,6 +22,11 @@ struct buf;
  * $MAIL_CONFIG when set and not empty, else the compiled-in default.
  */
 const char *config_choose_dir(const char *opt_c);
+/*
+ * sendmail's -C ARG names main.cf or the folder holding it: the folder
+ * (mem_alloc'ed).
+ */
+char *config_dir_of(const char *arg);
 
 /* Parse PATH into the store. Returns 0, or -1 with ERR = "PATH, line N: ...".
  */

@@ -233,17 +233,33 @@ void msg_error(const char *fmt, ...)
     va_end(ap);
 }
 
-void msg_fatal(const char *fmt, ...)
+static void msg_vfatal_status(int status, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0), noreturn));
+
+static void msg_vfatal_status(int status, const char *fmt, va_list ap)
 {
     static int dying;
+
+    msg_vlog(MSG_FATAL, fmt, ap);
+    if (!dying++ && msg_cleanup)
+        msg_cleanup();
+    exit(status);
+}
+
+void msg_fatal(const char *fmt, ...)
+{
     va_list ap;
 
     va_start(ap, fmt);
-    msg_vlog(MSG_FATAL, fmt, ap);
-    va_end(ap);
-    if (!dying++ && msg_cleanup)
-        msg_cleanup();
-    exit(1);
+    msg_vfatal_status(1, fmt, ap);
+}
+
+void msg_fatal_status(int status, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg_vfatal_status(status, fmt, ap);
 }
 
 void msg_panic(const char *fmt, ...)

@@ -57,6 +57,9 @@ void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
+/* msg_fatal with exit status STATUS (a sysexits.h code for commands). */
+void msg_fatal_status(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
 void msg_panic(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 

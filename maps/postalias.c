@@ -316,21 +316,6 @@ static void postalias_build(const char *arg, const struct mapcmd_args *opts)
     buf_free(value);
 }
 
-/* "-C path": sendmail's way to name main.cf or its directory. */
-static char *newaliases_config_dir(const char *arg)
-{
-    struct stat sb;
-    const char *slash;
-
-    if (stat(arg, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return mem_strdup(arg);
-    if ((slash = strrchr(arg, '/')) == NULL)
-        return mem_strdup(".");
-    if (slash == arg)
-        return mem_strdup("/");
-    return mem_strndup(arg, (size_t) (slash - arg));
-}
-
 /* newaliases: build every table of alias_database. */
 static int newaliases_main(int argc, char **argv)
 {
@@ -348,7 +333,7 @@ static int newaliases_main(int argc, char **argv)
             break;
         case 'C':
             mem_free(opt_dir);
-            opt_dir = newaliases_config_dir(optarg);
+            opt_dir = config_dir_of(optarg);
             opt_c = opt_dir;
             break;
         case 'o':

@@ -76,20 +76,6 @@ static void pd_cleanup(void)
     }
 }
 
-static void pd_fatal(int status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3), noreturn));
-
-static void pd_fatal(int status, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    msg_vlog(MSG_FATAL, fmt, ap);
-    va_end(ap);
-    pd_cleanup();
-    exit(status);
-}
-
 static void pd_signal(int sig)
 {
     (void) sig;
@@ -119,10 +105,10 @@ static void pd_load_config(const char *opt_c)
                 ok = 1;
         mem_free(list);
         if (!ok)
-            pd_fatal(EX_NOPERM,
-                     "%s: configuration folder not listed in "
-                     "alternate_config_directories of %s/main.cf",
-                     want, def_config_directory);
+            msg_fatal_status(EX_NOPERM,
+                             "%s: configuration folder not listed in "
+                             "alternate_config_directories of %s/main.cf",
+                             want, def_config_directory);
         config_clear();
     }
     config_load(want);
@@ -165,7 +151,7 @@ static int pd_authorized(const char *user)
             if (st == LOOKUP_FOUND)
                 match = 1;
             else if (st != LOOKUP_NOTFOUND)
-                pd_fatal(EX_TEMPFAIL, "%s", maps_error(m));
+                msg_fatal_status(EX_TEMPFAIL, "%s", maps_error(m));
             buf_free(value);
             maps_free(m);
         } else {
@@ -192,11 +178,11 @@ static long long pd_now_us(void)
 static void pd_write_failed(unsigned long uid)
 {
     if (qf_reason() == QF_ERR_NOSPACE)
-        pd_fatal(EX_TEMPFAIL,
-                 "uid=%lu: not enough space to store the message: %s", uid,
-                 qf_error());
-    pd_fatal(EX_TEMPFAIL, "uid=%lu: cannot write the maildrop file: %s", uid,
-             qf_error());
+        msg_fatal_status(EX_TEMPFAIL,
+                         "uid=%lu: not enough space to store the message: %s",
+                         uid, qf_error());
+    msg_fatal_status(EX_TEMPFAIL, "uid=%lu: cannot write the maildrop file: %s",
+                     uid, qf_error());
 }
 
 static void pd_unexpected(unsigned long uid, int type)
@@ -204,8 +190,10 @@ static void pd_unexpected(unsigned long uid, int type)
     const char *name = rec_type_name(type);
 
     if (name)
-        pd_fatal(EX_DATAERR, "uid=%lu: unexpected record type: %s", uid, name);
-    pd_fatal(EX_DATAERR, "uid=%lu: unexpected record type: %d", uid, type);
+        msg_fatal_status(EX_DATAERR, "uid=%lu: unexpected record type: %s", uid,
+                         name);
+    msg_fatal_status(EX_DATAERR, "uid=%lu: unexpected record type: %d", uid,
+                     type);
 }
 
 /* Copy the record stream on standard input into maildrop/. */
@@ -236,8 +224,8 @@ static void pd_copy(struct rec_reader *rr, unsigned long uid)
             pd_temp_path = mem_strdup(buf_str(path));
             /* pickup (mail_owner) reads it; the folder keeps others out. */
             if (fchmod(qf_writer_fd(pd_writer), 0644) < 0)
-                pd_fatal(EX_TEMPFAIL, "uid=%lu: chmod %s: %s", uid,
-                         buf_str(path), strerror(errno));
+                msg_fatal_status(EX_TEMPFAIL, "uid=%lu: chmod %s: %s", uid,
+                                 buf_str(path), strerror(errno));
             continue;
         }
         if (state == ENV) {
@@ -257,8 +245,9 @@ static void pd_copy(struct rec_reader *rr, unsigned long uid)
                     pd_unexpected(uid, type);
                 (void) rec_int_parse(buf_str(data), buf_len(data), &num);
                 if (num & ~(long long) PD_FLAGS_ALLOWED)
-                    pd_fatal(EX_DATAERR, "uid=%lu: flags 0x%llx not allowed",
-                             uid, num);
+                    msg_fatal_status(EX_DATAERR,
+                                     "uid=%lu: flags 0x%llx not allowed", uid,
+                                     num);
                 break;
             case REC_DSN_RET:
                 if (seen_ret++)
@@ -277,8 +266,9 @@ static void pd_copy(struct rec_reader *rr, unsigned long uid)
                 (void) rec_attr_parse(buf_str(data), buf_len(data), &name,
                                       &nlen, &value, &vlen);
                 if (nlen != 9 || strncmp(name, "full_name", 9) != 0)
-                    pd_fatal(EX_DATAERR, "uid=%lu: attribute not allowed: %.*s",
-                             uid, (int) (nlen > 64 ? 64 : nlen), name);
+                    msg_fatal_status(EX_DATAERR,
+                                     "uid=%lu: attribute not allowed: %.*s",
+                                     uid, (int) (nlen > 64 ? 64 : nlen), name);
                 break;
             }
             case REC_RCPT: {
@@ -287,13 +277,15 @@ static void pd_copy(struct rec_reader *rr, unsigned long uid)
                 rec_rcpt_init(&r);
                 (void) rec_rcpt_parse(buf_str(data), buf_len(data), &r);
                 if (r.status != REC_RCPT_PENDING)
-                    pd_fatal(EX_DATAERR, "uid=%lu: recipient not pending", uid);
+                    msg_fatal_status(EX_DATAERR,
+                                     "uid=%lu: recipient not pending", uid);
                 rec_rcpt_free(&r);
                 break;
             }
             case REC_MESSAGE:
                 if (!seen_sender)
-                    pd_fatal(EX_DATAERR, "uid=%lu: no sender record", uid);
+                    msg_fatal_status(EX_DATAERR, "uid=%lu: no sender record",
+                                     uid);
                 if (!seen_time
                     && qf_put_int(pd_writer, REC_TIME, pd_now_us()) < 0)
                     pd_write_failed(uid);
@@ -326,7 +318,8 @@ static void pd_copy(struct rec_reader *rr, unsigned long uid)
                 in_piece = type == REC_PIECE;
                 if (var_message_size_limit > 0
                     && qf_content_size(pd_writer) > var_message_size_limit)
-                    pd_fatal(EX_DATAERR, "uid=%lu: message file too big", uid);
+                    msg_fatal_status(EX_DATAERR,
+                                     "uid=%lu: message file too big", uid);
                 continue;
             }
             if (type == REC_XTRACTED) {
@@ -345,17 +338,19 @@ static void pd_copy(struct rec_reader *rr, unsigned long uid)
     if (type < 0) {
         if (rec_reader_reason(rr) == REC_ERR_IO
             && rec_reader_stream_reason(rr) == STREAM_TIMEOUT)
-            pd_fatal(EX_TEMPFAIL, "uid=%lu: timeout reading the message", uid);
+            msg_fatal_status(EX_TEMPFAIL,
+                             "uid=%lu: timeout reading the message", uid);
         if (rec_reader_reason(rr) == REC_ERR_IO)
-            pd_fatal(EX_TEMPFAIL, "uid=%lu: error reading the message: %s", uid,
-                     rec_reader_error(rr));
-        pd_fatal(EX_DATAERR, "uid=%lu: malformed input: %s", uid,
-                 rec_reader_error(rr));
+            msg_fatal_status(EX_TEMPFAIL,
+                             "uid=%lu: error reading the message: %s", uid,
+                             rec_reader_error(rr));
+        msg_fatal_status(EX_DATAERR, "uid=%lu: malformed input: %s", uid,
+                         rec_reader_error(rr));
     }
     /* END was read; the reader checked that nothing follows. */
     if (rec_get(rr, data) < 0)
-        pd_fatal(EX_DATAERR, "uid=%lu: malformed input: %s", uid,
-                 rec_reader_error(rr));
+        msg_fatal_status(EX_DATAERR, "uid=%lu: malformed input: %s", uid,
+                         rec_reader_error(rr));
     buf_free(data);
     buf_free(path);
 }
@@ -371,6 +366,8 @@ int main(int argc, char **argv)
     int ch;
 
     msg_init("postdrop", MSG_STDERR | MSG_NOLOG);
+    /* A fatal error takes the unfinished queue file away. */
+    msg_set_cleanup(pd_cleanup);
     /* Descriptors 0, 1 and 2 must be open before any pipe or file is. */
     for (;;) {
         int fd = open("/dev/null", O_RDWR);
@@ -402,11 +399,11 @@ int main(int argc, char **argv)
             msg_verbose++;
             break;
         default:
-            pd_fatal(EX_USAGE, "usage: postdrop [-c config_dir] [-v]");
+            msg_fatal_status(EX_USAGE, "usage: postdrop [-c config_dir] [-v]");
         }
     }
     if (optind != argc)
-        pd_fatal(EX_USAGE, "usage: postdrop [-c config_dir] [-v]");
+        msg_fatal_status(EX_USAGE, "usage: postdrop [-c config_dir] [-v]");
     pd_load_config(opt_c);
     msg_set_syslog_name(var_syslog_name);
     if (*var_maillog_file == 0 || msg_set_logfile(var_maillog_file) == 0)
@@ -421,8 +418,8 @@ int main(int argc, char **argv)
         user = buf_steal(b);
     }
     if (!pd_authorized(user))
-        pd_fatal(EX_NOPERM, "User %s(%lu) is not allowed to submit mail", user,
-                 uid);
+        msg_fatal_status(
+            EX_NOPERM, "User %s(%lu) is not allowed to submit mail", user, uid);
 
     qf_set_root(var_queue_directory);
     in = stream_open(0);
@@ -430,14 +427,15 @@ int main(int argc, char **argv)
     rr = rec_reader_new(in, 0, QF_RECORD_MAX, 0);
     pd_copy(rr, uid);
     if (pd_writer == NULL)
-        pd_fatal(EX_DATAERR, "uid=%lu: empty input", uid);
+        msg_fatal_status(EX_DATAERR, "uid=%lu: empty input", uid);
     if (qf_commit(pd_writer) < 0) {
         if (qf_reason() == QF_ERR_NOSPACE)
-            pd_fatal(EX_TEMPFAIL,
-                     "uid=%lu: not enough space to store the message: %s", uid,
-                     qf_error());
-        pd_fatal(EX_TEMPFAIL, "uid=%lu: cannot store the message: %s", uid,
-                 qf_error());
+            msg_fatal_status(
+                EX_TEMPFAIL,
+                "uid=%lu: not enough space to store the message: %s", uid,
+                qf_error());
+        msg_fatal_status(EX_TEMPFAIL, "uid=%lu: cannot store the message: %s",
+                         uid, qf_error());
     }
     /* The file is safe: a signal now must not remove the (gone) temp. */
     pd_temp_path = NULL;

@@ -48,19 +48,6 @@
     "usage: postqueue -f | postqueue -i queueid | postqueue -j | "             \
     "postqueue -p | postqueue -s site"
 
-static void pq_fatal(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2), noreturn));
-
-static void pq_fatal(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    msg_vlog(MSG_FATAL, fmt, ap);
-    va_end(ap);
-    exit(PQ_EX_UNAVAILABLE);
-}
-
 /* Is DIR one of the words of LIST (alternate_config_directories)? */
 static int pq_dir_listed(const char *list, const char *dir)
 {
@@ -88,9 +75,10 @@ static void pq_load_config(const char *opt_c)
         config_load(def_config_directory);
         params_load();
         if (!pq_dir_listed(var_alternate_config_directories, chosen))
-            pq_fatal("configuration directory %s is not listed in "
-                     "alternate_config_directories of %s/main.cf",
-                     chosen, def_config_directory);
+            msg_fatal_status(PQ_EX_UNAVAILABLE,
+                             "configuration directory %s is not listed in "
+                             "alternate_config_directories of %s/main.cf",
+                             chosen, def_config_directory);
         config_clear();
     }
     config_load(chosen);
@@ -132,7 +120,7 @@ static void pq_check_user(const char *param, const char *list, const char *what)
             enum lookup_status st = maps_find(m, name, 0, value);
 
             if (st == LOOKUP_ERR_TEMP || st == LOOKUP_ERR_CONFIG)
-                pq_fatal("%s", maps_error(m));
+                msg_fatal_status(PQ_EX_UNAVAILABLE, "%s", maps_error(m));
             ok = st == LOOKUP_FOUND;
             buf_free(value);
             maps_free(m);
@@ -142,8 +130,8 @@ static void pq_check_user(const char *param, const char *list, const char *what)
     }
     mem_free(copy);
     if (!ok)
-        pq_fatal("User %s(%ld) is not allowed to %s", *name ? name : "?",
-                 (long) getuid(), what);
+        msg_fatal_status(PQ_EX_UNAVAILABLE, "User %s(%ld) is not allowed to %s",
+                         *name ? name : "?", (long) getuid(), what);
 }
 
 /* ---- listing ----------------------------------------------------------- */
@@ -159,7 +147,8 @@ static void pq_write(struct buf *out)
 {
     if (buf_len(out) > 0
         && fwrite(buf_str(out), 1, buf_len(out), stdout) != buf_len(out))
-        pq_fatal("write standard output: %s", strerror(errno));
+        msg_fatal_status(PQ_EX_UNAVAILABLE, "write standard output: %s",
+                         strerror(errno));
     buf_reset(out);
 }
 
@@ -186,7 +175,8 @@ static void pq_finish(struct pq_list *l)
         ql_text_footer(l->out, l->bytes, l->count);
     pq_write(l->out);
     if (fflush(stdout) != 0)
-        pq_fatal("write standard output: %s", strerror(errno));
+        msg_fatal_status(PQ_EX_UNAVAILABLE, "write standard output: %s",
+                         strerror(errno));
 }
 
 static int pq_list(int json)
@@ -202,12 +192,13 @@ static int pq_list(int json)
                       var_ipc_timeout * 1000L);
     if (fd < 0) {
         if (getuid() != 0)
-            pq_fatal("Queue report unavailable - mail system is down");
+            msg_fatal_status(PQ_EX_UNAVAILABLE,
+                             "Queue report unavailable - mail system is down");
         msg_warn("Mail system is down -- accessing queue directly (%s)",
                  mail_proto_error());
         qf_set_root(var_queue_directory);
         if (ql_walk(pq_show, &l) < 0)
-            pq_fatal("listing the queue failed");
+            msg_fatal_status(PQ_EX_UNAVAILABLE, "listing the queue failed");
         pq_finish(&l);
         buf_free(l.out);
         return 0;
@@ -220,12 +211,16 @@ static int pq_list(int json)
     ql_msg_free(&m);
     (void) stream_close(s);
     if (got < 0)
-        pq_fatal("Queue report unavailable: reading from the %s service: %s",
-                 var_showq_service_name, ql_error());
+        msg_fatal_status(
+            PQ_EX_UNAVAILABLE,
+            "Queue report unavailable: reading from the %s service: %s",
+            var_showq_service_name, ql_error());
     if (sent != l.count)
-        pq_fatal("Queue report unavailable: the %s service sent %ld of %ld "
-                 "messages",
-                 var_showq_service_name, l.count, sent);
+        msg_fatal_status(
+            PQ_EX_UNAVAILABLE,
+            "Queue report unavailable: the %s service sent %ld of %ld "
+            "messages",
+            var_showq_service_name, l.count, sent);
     pq_finish(&l);
     buf_free(l.out);
     return 0;
@@ -237,7 +232,8 @@ static void pq_trigger(const char *req, size_t len)
 {
     if (mail_trigger(MAIL_CLASS_PUBLIC, MAIL_SERVICE_QMGR, req, len) < 0) {
         msg_warn("%s", mail_proto_error());
-        pq_fatal("Cannot flush mail queue - mail system is down");
+        msg_fatal_status(PQ_EX_UNAVAILABLE,
+                         "Cannot flush mail queue - mail system is down");
     }
 }
 
@@ -278,18 +274,19 @@ int main(int argc, char **argv)
         case 'i':
         case 's':
             if (action)
-                pq_fatal(USAGE);
+                msg_fatal_status(PQ_EX_UNAVAILABLE, USAGE);
             action = ch;
             arg = optarg;
             break;
         default:
-            pq_fatal(USAGE);
+            msg_fatal_status(PQ_EX_UNAVAILABLE, USAGE);
         }
     }
     if (optind < argc || action == 0)
-        pq_fatal(USAGE);
+        msg_fatal_status(PQ_EX_UNAVAILABLE, USAGE);
     if (verbose && getuid() != 0)
-        pq_fatal("-v option is available for the super-user only");
+        msg_fatal_status(PQ_EX_UNAVAILABLE,
+                         "-v option is available for the super-user only");
     msg_verbose = verbose;
     pq_load_config(opt_c);
 
@@ -308,13 +305,15 @@ int main(int argc, char **argv)
         pq_check_user("authorized_flush_users", var_authorized_flush_users,
                       "flush the mail queue");
         if (!queue_id_valid(arg))
-            pq_fatal("invalid queue ID: \"%s\"", arg);
+            msg_fatal_status(PQ_EX_UNAVAILABLE, "invalid queue ID: \"%s\"",
+                             arg);
         break;
     case 's':
         pq_check_user("authorized_flush_users", var_authorized_flush_users,
                       "flush the mail queue");
         if (!pq_site_ok(arg))
-            pq_fatal("invalid destination: \"%s\"", arg);
+            msg_fatal_status(PQ_EX_UNAVAILABLE, "invalid destination: \"%s\"",
+                             arg);
         break;
     }
     req = buf_new(64);

@@ -54,35 +54,6 @@ static void sm_restore_fds(void)
         (void) fcntl(1, F_SETFL, sm_fl_out);
 }
 
-static void sm_fatal(int status, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3), noreturn));
-
-/* A fatal error with a sysexits.h status (msg_fatal always exits 1). */
-static void sm_fatal(int status, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    msg_vlog(MSG_FATAL, fmt, ap);
-    va_end(ap);
-    exit(status);
-}
-
-/* -C: a main.cf file or its folder; the folder. */
-static char *sm_config_dir(const char *arg)
-{
-    struct stat st;
-    const char *slash;
-
-    if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode))
-        return mem_strdup(arg);
-    if ((slash = strrchr(arg, '/')) == NULL)
-        return mem_strdup(".");
-    if (slash == arg)
-        return mem_strdup("/");
-    return mem_strndup(arg, (size_t) (slash - arg));
-}
-
 static void sm_exec(const char *name, const char *config_dir,
                     const char *const *args) __attribute__((noreturn));
 
@@ -104,7 +75,8 @@ static void sm_exec(const char *name, const char *config_dir,
     fflush(stdout);
     sm_restore_fds();
     execv(buf_str(path), av->argv);
-    sm_fatal(EX_UNAVAILABLE, "execute %s: %s", buf_str(path), strerror(errno));
+    msg_fatal_status(EX_UNAVAILABLE, "execute %s: %s", buf_str(path),
+                     strerror(errno));
 }
 
 /* -bi, newaliases: postalias on every table of alias_database. */
@@ -130,8 +102,8 @@ static const char *sm_login_name(void)
     struct passwd *pw = getpwuid(getuid());
 
     if (pw == NULL)
-        sm_fatal(EX_OSERR, "no login name found for user ID %lu",
-                 (unsigned long) getuid());
+        msg_fatal_status(EX_OSERR, "no login name found for user ID %lu",
+                         (unsigned long) getuid());
     return pw->pw_name;
 }
 
@@ -180,19 +152,19 @@ static int sm_enqueue(const struct sm_opts *o, const struct sm_sink *sink)
 
     for (i = 0; i < o->rcpts->argc; i++)
         if (sm_split_rcpts(o->rcpts->argv[i], addrs, origs, err) < 0)
-            sm_fatal(EX_DATAERR, "bad recipient address \"%s\": %s",
-                     sm_printable(o->rcpts->argv[i]), buf_str(err));
+            msg_fatal_status(EX_DATAERR, "bad recipient address \"%s\": %s",
+                             sm_printable(o->rcpts->argv[i]), buf_str(err));
     if (addrs->argc == 0 && !o->extract)
-        sm_fatal(EX_USAGE, "no recipients specified");
+        msg_fatal_status(EX_USAGE, "no recipients specified");
     if (o->envid && !sm_envid_ok(o->envid))
-        sm_fatal(EX_USAGE, "-V: bad envelope ID \"%s\"",
-                 sm_printable(o->envid));
+        msg_fatal_status(EX_USAGE, "-V: bad envelope ID \"%s\"",
+                         sm_printable(o->envid));
     if (o->have_sender)
         sm_sender_internal(sender, o->sender);
     else
         buf_set(sender, user_copy);
     if (memchr(buf_str(sender), '\n', buf_len(sender)) != NULL)
-        sm_fatal(EX_USAGE, "-f: bad sender address");
+        msg_fatal_status(EX_USAGE, "-f: bad sender address");
 
     memset(&env, 0, sizeof(env));
     env.sender = buf_str(sender);
@@ -212,8 +184,8 @@ static int sm_enqueue(const struct sm_opts *o, const struct sm_sink *sink)
     env.rcpt_notify = notify;
 
     if ((h = sink->open(sink->ctx, &env, err, &status)) == NULL)
-        sm_fatal(status, "%s(%lu): %s", user_copy, (unsigned long) getuid(),
-                 buf_str(err));
+        msg_fatal_status(status, "%s(%lu): %s", user_copy,
+                         (unsigned long) getuid(), buf_str(err));
     in = stream_open(0);
     stream_set_timeout(in, (int) var_daemon_timeout);
     copy =
@@ -222,12 +194,13 @@ static int sm_enqueue(const struct sm_opts *o, const struct sm_sink *sink)
     switch (copy) {
     case SM_COPY_TOOBIG:
         sink->abort(h);
-        sm_fatal(EX_DATAERR, "%s(%lu): message file too big", user_copy,
-                 (unsigned long) getuid());
+        msg_fatal_status(EX_DATAERR, "%s(%lu): message file too big", user_copy,
+                         (unsigned long) getuid());
     case SM_COPY_IO:
         sink->abort(h);
-        sm_fatal(EX_IOERR, "%s(%lu): error reading input: %s", user_copy,
-                 (unsigned long) getuid(), stream_reason_text(in));
+        msg_fatal_status(EX_IOERR, "%s(%lu): error reading input: %s",
+                         user_copy, (unsigned long) getuid(),
+                         stream_reason_text(in));
     default:
         break;
     }
@@ -304,10 +277,11 @@ int main(int argc, char **argv)
 
     sm_opts_init(&opts);
     if (sm_args_parse(argc, argv, &opts, err) < 0)
-        sm_fatal(EX_USAGE, "%s; usage: sendmail [options] [recipient ...]",
-                 buf_str(err));
+        msg_fatal_status(EX_USAGE,
+                         "%s; usage: sendmail [options] [recipient ...]",
+                         buf_str(err));
     if (opts.config_dir)
-        config_dir = sm_config_dir(opts.config_dir);
+        config_dir = config_dir_of(opts.config_dir);
     config_load(config_choose_dir(config_dir));
     params_load();
     msg_set_syslog_name(var_syslog_name);

@@ -272,6 +272,7 @@ static int sm_drop_text(void *h, const char *data, size_t len, int partial)
 /* Close our end of postdrop's input and wait for it; its exit status. */
 static int sm_drop_wait(struct sm_drop *d, struct buf *id, struct buf *err)
 {
+    struct stream *out;
     char data[256];
     size_t got = 0;
     int wstatus;
@@ -285,19 +286,18 @@ static int sm_drop_wait(struct sm_drop *d, struct buf *id, struct buf *err)
         (void) stream_close(d->s);
         d->s = NULL;
     }
-    for (;;) {
-        ssize_t n = read(d->out_fd, data + got, sizeof(data) - 1 - got);
+    /* postdrop's answer (the queue ID), with the same deadline as input. */
+    out = stream_open(d->out_fd);
+    stream_set_timeout(out, (int) var_daemon_timeout);
+    while (got < sizeof(data) - 1) {
+        ssize_t n = stream_read_some(out, data + got, sizeof(data) - 1 - got);
 
-        if (n < 0 && errno == EINTR)
-            continue;
         if (n <= 0)
             break;
         got += (size_t) n;
-        if (got >= sizeof(data) - 1)
-            break;
     }
     data[got] = 0;
-    close(d->out_fd);
+    (void) stream_close(out);
     while (waitpid(d->pid, &wstatus, 0) < 0) {
         if (errno != EINTR) {
             buf_setf(err, "wait for postdrop: %s", strerror(errno));
