@@ -16,6 +16,7 @@ import os
 import pwd
 import grp
 import shlex
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -154,6 +155,18 @@ def open_path(path):
         mode = p.stat().st_mode & 0o7777
         if mode & 0o011 != 0o011:
             os.chmod(p, mode | 0o011)
+
+
+def add_program(src, dest):
+    """Put the test program SRC at DEST (mode 0755) by copy and rename,
+    so that a copy of an older one still running (a child a stopped
+    master left behind) never makes the write fail with "Text file
+    busy"."""
+    dest = Path(dest)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}")
+    shutil.copyfile(src, tmp)
+    os.chmod(tmp, 0o755)
+    os.replace(tmp, dest)
 
 
 def install_into(root, **overrides):

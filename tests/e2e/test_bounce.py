@@ -26,7 +26,7 @@ from email import policy
 import pytest
 
 import qfile
-from conftest import BUILD_DIR, Instance, layout_args, run_install
+from conftest import add_program, BUILD_DIR, Instance, layout_args, run_install
 from test_master import Master, wait_for
 
 HOST = "test.example"
@@ -60,8 +60,7 @@ def bounce_master(bounce_installed):
         src = BUILD_DIR / "testbin" / name
         if not src.is_file():
             pytest.fail(f"{src} is missing: run make first")
-        shutil.copy(src, inst.daemon_dir / name)
-        os.chmod(inst.daemon_dir / name, 0o755)
+        add_program(src, inst.daemon_dir / name)
     m = Master(inst, pristine)
     m.log.unlink(missing_ok=True)
     m.stderr_path.unlink(missing_ok=True)

@@ -22,7 +22,7 @@ import time
 import pytest
 
 import qfile
-from conftest import BUILD_DIR, Instance, layout_args, run_install
+from conftest import add_program, BUILD_DIR, Instance, layout_args, run_install
 from test_master import Master, wait_for
 
 TESTBIN = BUILD_DIR / "testbin"
@@ -70,8 +70,7 @@ def cleanup_master(tmp_path_factory):
     inst = Instance(root, args)
     if not (inst.daemon_dir / "cleanup").is_file():
         pytest.fail("the install has no cleanup daemon")
-    shutil.copy(TESTBIN / "cleanupc", inst.daemon_dir / "cleanupc")
-    os.chmod(inst.daemon_dir / "cleanupc", 0o755)
+    add_program(TESTBIN / "cleanupc", inst.daemon_dir / "cleanupc")
     conf = inst.config_dir
     (conf / "header_checks").write_text(HEADER_CHECKS)
     (conf / "body_checks").write_text(BODY_CHECKS)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import install_into
+from conftest import add_program, install_into
 from test_master import TESTBIN, Master, alive, wait_for
 
 MESSAGE = "Subject: durability {i}\nFrom: sender@example.com\n\n{body}\n"
@@ -76,8 +76,7 @@ def setup_instance(root, deliveries, **params):
     for prog in ("cleanup", "pickup", "qmgr"):
         if not (inst.daemon_dir / prog).is_file():
             pytest.fail(f"the install has no {prog} daemon")
-    shutil.copy(TESTBIN / "testagent", inst.daemon_dir / "testagent")
-    os.chmod(inst.daemon_dir / "testagent", 0o755)
+    add_program(TESTBIN / "testagent", inst.daemon_dir / "testagent")
     m = Master(inst, inst.main_cf.read_text())
     services = QUEUE_SERVICES + [
         f"test unix - - n - - testagent {deliveries}"]

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD_DIR, REPO, SANITIZE, Instance, install_env, \
+from conftest import add_program, BUILD_DIR, REPO, SANITIZE, Instance, install_env, \
     layout_args, run_install
 
 TESTBIN = BUILD_DIR / "testbin"
@@ -348,8 +348,7 @@ def installed(tmp_path_factory):
     if not (inst.daemon_dir / "master").is_file():
         pytest.fail("the install has no master daemon")
     for name in DAEMONS:
-        shutil.copy(TESTBIN / name, inst.daemon_dir / name)
-        os.chmod(inst.daemon_dir / name, 0o755)
+        add_program(TESTBIN / name, inst.daemon_dir / name)
     return inst, inst.main_cf.read_text()
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD_DIR, Instance, layout_args, run_install
+from conftest import add_program, BUILD_DIR, Instance, layout_args, run_install
 from test_master import Master, wait_for
 
 TESTBIN = BUILD_DIR / "testbin"
@@ -56,8 +56,7 @@ def installed():
         if not (inst.daemon_dir / name).is_file():
             pytest.fail(f"the install has no {name}")
     for name in TOOLS:
-        shutil.copy(TESTBIN / name, inst.daemon_dir / name)
-        os.chmod(inst.daemon_dir / name, 0o755)
+        add_program(TESTBIN / name, inst.daemon_dir / name)
     yield inst, inst.main_cf.read_text()
     shutil.rmtree(root, ignore_errors=True)
 

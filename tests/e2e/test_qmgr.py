@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 import qfile
-from conftest import BUILD_DIR, REPO, SANITIZE, Instance, layout_args, \
+from conftest import add_program, BUILD_DIR, REPO, SANITIZE, Instance, layout_args, \
     run_install
 from test_master import Master, alive, wait_for
 
@@ -64,8 +64,7 @@ def installed():
             if not (inst.daemon_dir / name).is_file():
                 pytest.fail(f"the install has no {name}")
         for name in TOOLS:
-            shutil.copy(TESTBIN / name, inst.daemon_dir / name)
-            os.chmod(inst.daemon_dir / name, 0o755)
+            add_program(TESTBIN / name, inst.daemon_dir / name)
         yield inst, inst.main_cf.read_text()
     finally:
         shutil.rmtree(root, ignore_errors=True)
