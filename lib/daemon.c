@@ -426,7 +426,8 @@ static void daemon_listen_on(int on)
         int fd = DAEMON_LISTEN_FD + i;
 
         if (on) {
-            if (event_watch(d_loop, fd, EVENT_READ, daemon_listen_ready, NULL)
+            if (event_watch(d_loop, fd, EVENT_READ | EVENT_EXCLUSIVE,
+                            daemon_listen_ready, NULL)
                 < 0)
                 msg_fatal("watch listening descriptor %d: %s", fd,
                           strerror(errno));

@@ -93,7 +93,8 @@ void event_free(struct event_loop *loop)
 static uint32_t epoll_bits(int events)
 {
     return ((events & EVENT_READ) ? EPOLLIN : 0)
-           | ((events & EVENT_WRITE) ? EPOLLOUT : 0);
+           | ((events & EVENT_WRITE) ? EPOLLOUT : 0)
+           | ((events & EVENT_EXCLUSIVE) ? EPOLLEXCLUSIVE : 0);
 }
 
 int event_watch(struct event_loop *loop, int fd, int events, event_fd_fn fn,
@@ -119,6 +120,12 @@ int event_watch(struct event_loop *loop, int fd, int events, event_fd_fn fn,
     w = &loop->watches[fd];
     memset(&ev, 0, sizeof(ev));
     ev.events = epoll_bits(events);
+    if (w->active && (events & EVENT_EXCLUSIVE)) {
+        /* EPOLLEXCLUSIVE cannot be modified in place: register anew. */
+        (void) epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+        w->active = 0;
+        loop->nwatched--;
+    }
     if (w->active) {
         ev.data.u64 = ((uint64_t) w->gen << 32) | (uint32_t) fd;
         if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)

@@ -25,6 +25,13 @@ struct event_loop;
 #define EVENT_READ  0x1
 #define EVENT_WRITE 0x2
 #define EVENT_ERROR 0x4 /* hang-up or error; delivered with READ/WRITE */
+/*
+ * With EVENT_READ in event_watch: when several processes watch the same
+ * descriptor (a listening socket shared by a service's processes), wake
+ * one of them, not all (EPOLLEXCLUSIVE), so an idle pool does not race
+ * for every connection. The descriptor is registered anew each time.
+ */
+#define EVENT_EXCLUSIVE 0x8
 
 /* EVENTS holds the bits that are ready (EVENT_ERROR comes with READ). */
 typedef void (*event_fd_fn)(struct event_loop *loop, int fd, int events,

@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -361,6 +363,56 @@ static void test_fds_and_timers(void **state)
     event_free(loop);
 }
 
+static void on_accept(struct event_loop *loop, int fd, int events, void *ctx)
+{
+    int c;
+
+    (void) loop;
+    (void) ctx;
+    assert_true(events & EVENT_READ);
+    c = accept(fd, NULL, NULL);
+    assert_true(c >= 0);
+    close(c);
+    buf_putc(trace, 'a');
+}
+
+/*
+ * EVENT_EXCLUSIVE (a listening socket shared by a pool of processes):
+ * watching again registers anew, the descriptor still reports connections
+ * once each, and the loop's count of watched descriptors stays right.
+ */
+static void test_exclusive_listener(void **state)
+{
+    struct event_loop *loop = event_new();
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    int cfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    socklen_t len = sizeof(sin);
+
+    (void) state;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(lfd, (struct sockaddr *) &sin, sizeof(sin)), 0);
+    assert_int_equal(listen(lfd, 8), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *) &sin, &len), 0);
+    assert_int_equal(
+        event_watch(loop, lfd, EVENT_READ | EVENT_EXCLUSIVE, on_accept, NULL),
+        0);
+    assert_int_equal(
+        event_watch(loop, lfd, EVENT_READ | EVENT_EXCLUSIVE, on_accept, NULL),
+        0);
+    assert_int_equal(event_run_once(loop, 20), 0);
+    assert_int_equal(connect(cfd, (struct sockaddr *) &sin, sizeof(sin)), 0);
+    assert_int_equal(event_run_once(loop, 1000), 1);
+    assert_string_equal(buf_str(trace), "a");
+    assert_int_equal(event_run_once(loop, 20), 0);
+    /* Once unwatched, nothing is left and event_run returns at once. */
+    assert_int_equal(event_unwatch(loop, lfd), 0);
+    assert_int_equal(event_run(loop), 0);
+    close(cfd);
+    close(lfd);
+    event_free(loop);
+}
+
 static void test_bad_fd(void **state)
 {
     struct event_loop *loop = event_new();
@@ -389,6 +441,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fds_and_timers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exclusive_listener, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_bad_fd, setup, teardown),
     };
 
