@@ -1214,7 +1214,7 @@ int qf_log_close(struct qf_log *l)
 
 /* ---- moving and removing ---------------------------------------------- */
 
-int qf_move(const char *id, const char *from, const char *to)
+static int qf_rename(const char *id, const char *from, const char *to, int sync)
 {
     struct buf *src;
     struct buf *dst;
@@ -1239,13 +1239,23 @@ int qf_move(const char *id, const char *from, const char *to)
         ret = qf_fail(err == ENOENT ? QF_ERR_GONE : qf_errno_reason(err),
                       "rename %s to %s: %s", buf_str(src), buf_str(dst),
                       strerror(err));
-    } else if (qf_fsync_dir(buf_str(dir)) < 0) {
+    } else if (sync && qf_fsync_dir(buf_str(dir)) < 0) {
         ret = qf_fail_sys(errno, "fsync folder", buf_str(dir));
     }
     buf_free(src);
     buf_free(dst);
     buf_free(dir);
     return ret;
+}
+
+int qf_move(const char *id, const char *from, const char *to)
+{
+    return qf_rename(id, from, to, 1);
+}
+
+int qf_move_lazy(const char *id, const char *from, const char *to)
+{
+    return qf_rename(id, from, to, 0);
 }
 
 int qf_move_corrupt(const char *id, const char *from, const char *why)

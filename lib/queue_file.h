@@ -32,9 +32,10 @@
  * fsyncs the folder; only then does it return 0, and only then may the
  * caller say "250 ... queued as ID". A writer that dies earlier leaves an
  * ID.tmp file that no scan returns (postsuper -p removes it). Moves are a
- * rename plus an fsync of the target folder. A recipient is marked done
- * by patching one byte of its RCPT record and fdatasync (qf_mark_rcpt), so
- * a restart never delivers it again.
+ * rename plus an fsync of the target folder (qf_move_lazy() leaves the
+ * fsync out where losing the move in a crash is harmless). A recipient is
+ * marked done by patching one byte of its RCPT record and fdatasync
+ * (qf_mark_rcpt), so a restart never delivers it again.
  *
  * Errors: -1 (or NULL) and the reason of the failed call in qf_reason() /
  * qf_error() (the last failure in this process):
@@ -215,6 +216,15 @@ int qf_log_close(struct qf_log *l);
 
 /* Rename ID from queue FROM to queue TO and fsync TO's folder. */
 int qf_move(const char *id, const char *from, const char *to);
+/*
+ * The same rename without the folder fsync, for moves whose loss in a
+ * crash is harmless because the file stays where it was and that place is
+ * safe too: qmgr's moves between incoming/, deferred/ and active/ (a
+ * restart moves active/ back to incoming/ and every done recipient is
+ * marked durably in the file itself). The rename itself is atomic: the
+ * file is in one folder or the other, never lost.
+ */
+int qf_move_lazy(const char *id, const char *from, const char *to);
 /*
  * qf_move(ID, FROM, corrupt) with the warning
  * "ID: corrupt queue file FROM/ID (WHY): moved to the corrupt queue".

@@ -70,6 +70,8 @@
 #define QMGR_REPLY_MAX (ATTR_TOTAL_MAX_DEFAULT + 1024)
 /* A file an agent still works on (a previous qmgr's request) waits this. */
 #define QMGR_BUSY_RETRY 5
+/* Messages activated per scheduler turn while a scan goes on. */
+#define QMGR_SCAN_BATCH 32
 
 struct qmsg;
 struct qdest;
@@ -153,16 +155,20 @@ static struct {
     struct htable *msgs;
     size_t nmsgs;
     size_t nrcpts;
-    int want_incoming;   /* a scan stopped at a limit */
-    int want_deferred;   /* ditto, 1 = due only, 2 = all */
-    int flushing;        /* inside a flush request (FAD, Q, S) */
+    int want_incoming;    /* a scan is wanted: 1, or 2 = flush */
+    int want_deferred;    /* ditto, 1 = due only, 2 = all */
+    struct qf_scan *scan; /* the scan in progress (qmgr_scan_step) */
+    const char *scan_queue;
+    int scan_all;
+    struct timespec scan_start;
+    int flushing;        /* activating for a flush (FAD, Q, S) */
     uint64_t kick_timer; /* pending run of the scheduler */
     uint64_t run_timer;  /* next deferred scan */
 } qm;
 
 static void qmgr_kick(void);
+static int qmgr_scan_step(void);
 static void qmgr_msg_finish(struct qmsg *msg);
-static void qmgr_scan(const char *queue, int all);
 static int qmgr_file_exists(const char *queue, const char *id);
 static int qmgr_file_anywhere(const char *id);
 
@@ -610,8 +616,16 @@ static void qmgr_delivery_start(struct qjob *job)
                                qmgr_delivery_ipc_timeout, c);
     if (event_watch(daemon_loop(), fd, EVENT_READ | EVENT_WRITE,
                     qmgr_delivery_io, c)
-        < 0)
+        < 0) {
         qmgr_delivery_end(c, strerror(errno), 0);
+    } else {
+        /* Send the request now: the agent is waiting for it. */
+        struct buf *why = buf_new(64);
+
+        if (qmgr_conn_io(c, EVENT_WRITE, why) < 0)
+            qmgr_delivery_end(c, buf_str(why), 0);
+        buf_free(why);
+    }
 }
 
 /* ---- the scheduler ------------------------------------------------------- */
@@ -694,16 +708,8 @@ static void qmgr_run(struct event_loop *loop, void *ctx)
         }
     }
     mem_free(list);
-    if (qm.want_incoming) {
-        qm.want_incoming = 0;
-        qmgr_scan(QF_INCOMING, 1);
-    }
-    if (qm.want_deferred) {
-        int all = qm.want_deferred == 2;
-
-        qm.want_deferred = 0;
-        qmgr_scan(QF_DEFERRED, all);
-    }
+    if (qmgr_scan_step())
+        qmgr_kick();
 }
 
 static void qmgr_kick(void)
@@ -765,7 +771,7 @@ static void qmgr_msg_defer(struct qmsg *msg)
     /* The time first: a scan must never see it in deferred/ and due. */
     if (qf_touch(QF_ACTIVE, msg->id, when) < 0 && qf_reason() != QF_ERR_GONE)
         msg_warn("%s: %s", msg->id, qf_error());
-    if (qf_move(msg->id, QF_ACTIVE, QF_DEFERRED) < 0) {
+    if (qf_move_lazy(msg->id, QF_ACTIVE, QF_DEFERRED) < 0) {
         if (qf_reason() != QF_ERR_GONE) {
             msg_warn("%s: cannot move to the deferred queue: %s", msg->id,
                      qf_error());
@@ -1342,13 +1348,13 @@ static void qmgr_activate(const char *queue, const char *id)
         /* A previous qmgr's agent still delivers it: come back soon. */
         if (qf_touch(queue, id, qmgr_now() + QMGR_BUSY_RETRY) < 0
             || (strcmp(queue, QF_DEFERRED) != 0
-                && qf_move(id, queue, QF_DEFERRED) < 0)) {
+                && qf_move_lazy(id, queue, QF_DEFERRED) < 0)) {
             if (qf_reason() != QF_ERR_GONE)
                 msg_warn("%s: %s", id, qf_error());
         }
         return;
     }
-    if (qf_move(id, queue, QF_ACTIVE) < 0) {
+    if (qf_move_lazy(id, queue, QF_ACTIVE) < 0) {
         if (qf_reason() != QF_ERR_GONE)
             msg_warn("%s: cannot move to the active queue: %s", id, qf_error());
         return;
@@ -1365,50 +1371,103 @@ static int qmgr_full(void)
                && qm.nrcpts >= (size_t) var_qmgr_message_recipient_limit);
 }
 
-/* Is deferred/ID due for a retry (its mtime is the next retry time)? */
-static int qmgr_due(const char *queue, const char *id, long long now)
+/*
+ * May deferred/ID be activated by the scan that started at START? Not when
+ * it came into the folder after that (its ctime is later: a message this
+ * qmgr deferred while the scan went on; the next scan takes it), nor,
+ * unless ALL, before its retry time (the mtime).
+ */
+static int qmgr_deferred_ok(const char *id, const struct timespec *start,
+                            int all, long long now)
 {
     struct buf *path = buf_new(64);
     struct stat st;
-    int due;
+    int ok;
 
-    qf_path(path, queue, id);
-    due = stat(buf_str(path), &st) == 0 && (long long) st.st_mtime <= now;
+    qf_path(path, QF_DEFERRED, id);
+    ok = stat(buf_str(path), &st) == 0
+         && (st.st_ctim.tv_sec < start->tv_sec
+             || (st.st_ctim.tv_sec == start->tv_sec
+                 && st.st_ctim.tv_nsec <= start->tv_nsec))
+         && (all || (long long) st.st_mtime <= now);
     buf_free(path);
-    return due;
+    return ok;
 }
 
-/* Scan QUEUE (incoming or deferred); ALL: ignore deferred retry times. */
-static void qmgr_scan(const char *queue, int all)
+/*
+ * Ask for a scan of QUEUE (incoming or deferred); ALL: a flush (deferred
+ * retry times are ignored, the messages count as flushed). The scan runs
+ * from the scheduler, a batch at a time.
+ */
+static void qmgr_want_scan(const char *queue, int all)
 {
-    struct qf_scan *s = qf_scan_open(queue, 0);
-    struct buf *name = buf_new(32);
+    int *want =
+        strcmp(queue, QF_DEFERRED) == 0 ? &qm.want_deferred : &qm.want_incoming;
+
+    if (*want < (all ? 2 : 1))
+        *want = all ? 2 : 1;
+    qmgr_kick();
+}
+
+static void qmgr_scan_stop(void)
+{
+    qf_scan_close(qm.scan);
+    qm.scan = NULL;
+}
+
+/*
+ * Go on with the scan in progress, or start the one wanted (incoming
+ * first): activate up to QMGR_SCAN_BATCH messages, so that deliveries
+ * start and results come in while a large queue is still being read.
+ * At the active limits the scan stops and is wanted again (qmgr_msg_free
+ * kicks the scheduler when room comes back). 1: there is more to do now.
+ */
+static int qmgr_scan_step(void)
+{
+    struct buf *name;
     long long now = qmgr_now();
-    int deferred = strcmp(queue, QF_DEFERRED) == 0;
+    int done = 0;
     int got;
 
-    if (s == NULL) {
-        msg_warn("%s", qf_error());
-        buf_free(name);
-        return;
+    if (qm.scan == NULL) {
+        int *want = qm.want_incoming ? &qm.want_incoming : &qm.want_deferred;
+
+        if (*want == 0 || qmgr_full())
+            return 0;
+        qm.scan_queue = want == &qm.want_incoming ? QF_INCOMING : QF_DEFERRED;
+        qm.scan_all = *want == 2;
+        *want = 0;
+        clock_gettime(CLOCK_REALTIME, &qm.scan_start);
+        if ((qm.scan = qf_scan_open(qm.scan_queue, 0)) == NULL) {
+            msg_warn("%s", qf_error());
+            return 0;
+        }
     }
-    while ((got = qf_scan_next(s, name)) > 0) {
+    name = buf_new(32);
+    qm.flushing = qm.scan_all;
+    while (qm.scan && done < QMGR_SCAN_BATCH) {
         if (qmgr_full()) {
-            if (deferred)
-                qm.want_deferred =
-                    all ? 2 : (qm.want_deferred ? qm.want_deferred : 1);
-            else
-                qm.want_incoming = 1;
+            qmgr_scan_stop();
+            qmgr_want_scan(qm.scan_queue, qm.scan_all);
             break;
         }
-        if (deferred && !all && !qmgr_due(queue, buf_str(name), now))
+        if ((got = qf_scan_next(qm.scan, name)) <= 0) {
+            if (got < 0)
+                msg_warn("%s", qf_error());
+            qmgr_scan_stop();
+            break;
+        }
+        if (strcmp(qm.scan_queue, QF_DEFERRED) == 0
+            && !qmgr_deferred_ok(buf_str(name), &qm.scan_start, qm.scan_all,
+                                 now))
             continue;
-        qmgr_activate(queue, buf_str(name));
+        qmgr_activate(qm.scan_queue, buf_str(name));
+        done++;
     }
-    if (got < 0)
-        msg_warn("%s", qf_error());
-    qf_scan_close(s);
+    qm.flushing = 0;
     buf_free(name);
+    return qm.scan != NULL
+           || ((qm.want_incoming || qm.want_deferred) && !qmgr_full());
 }
 
 /* Does deferred/ID have a recipient for SITE (domain or nexthop)? */
@@ -1505,8 +1564,8 @@ static void qmgr_queue_run(struct event_loop *loop, void *ctx)
     (void) ctx;
     qm.run_timer = 0;
     resolver_reopen(qm.resolver);
-    qmgr_scan(QF_INCOMING, 0);
-    qmgr_scan(QF_DEFERRED, 0);
+    qmgr_want_scan(QF_INCOMING, 0);
+    qmgr_want_scan(QF_DEFERRED, 0);
     qm.run_timer =
         event_timer(loop, var_queue_run_delay * 1000L, qmgr_queue_run, NULL);
 }
@@ -1560,12 +1619,10 @@ static void qmgr_trigger(const char *data, size_t len, void *ctx)
             break;
         }
     }
-    qm.flushing = all;
     if (incoming || all)
-        qmgr_scan(QF_INCOMING, all);
+        qmgr_want_scan(QF_INCOMING, all);
     if (deferred)
-        qmgr_scan(QF_DEFERRED, all);
-    qm.flushing = 0;
+        qmgr_want_scan(QF_DEFERRED, all);
     qmgr_kick();
 }
 
@@ -1581,7 +1638,7 @@ static void qmgr_recover_active(void)
         return;
     }
     while (qf_scan_next(s, name) > 0)
-        if (qf_move(buf_str(name), QF_ACTIVE, QF_INCOMING) < 0
+        if (qf_move_lazy(buf_str(name), QF_ACTIVE, QF_INCOMING) < 0
             && qf_reason() != QF_ERR_GONE)
             msg_warn("%s: %s", buf_str(name), qf_error());
     qf_scan_close(s);
