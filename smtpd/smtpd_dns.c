@@ -1,0 +1,167 @@
+/*
+ * smtpd_dns.c - the system resolver behind smtpd's DNS restrictions
+ * (reject_unknown_*, reject_rbl_client and friends).
+ *
+ * Each query uses its own resolver state with a short retransmission
+ * time-out and few tries, so a query is bounded to a few seconds. Answers
+ * are parsed here with full bounds checks (no trust in the packet).
+ * Errors: 4 for a time-out, SERVFAIL or a malformed answer; 5 for NXDOMAIN
+ * or no data.
+ */
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <resolv.h>
+#include <string.h>
+
+#include "buf.h"
+#include "smtpd_check.h"
+#include "smtpd_dns.h"
+
+#define DNS_ANSWER_MAX 4096
+
+/* Skip a (possibly compressed) name at P; the new offset or -1. */
+static int dns_skip_name(const unsigned char *msg, int len, int off)
+{
+    int guard = 0;
+
+    while (off < len && guard++ < 128) {
+        unsigned c = msg[off];
+        if (c == 0)
+            return off + 1;
+        if ((c & 0xc0) == 0xc0)
+            return off + 2 <= len ? off + 2 : -1;
+        if (c & 0xc0)
+            return -1;
+        off += 1 + (int) c;
+    }
+    return -1;
+}
+
+typedef void (*dns_record_fn)(const unsigned char *rd, int rdlen, void *ctx);
+
+/*
+ * Walk the answer section of the LEN-byte reply ANS: FN gets the data of
+ * each record of TYPE. 2 when there was one, 5 when none, 4 when the
+ * packet is malformed.
+ */
+static int dns_parse(const unsigned char *ans, int len, int type,
+                     dns_record_fn fn, void *ctx)
+{
+    int off, qd, an, found = 0;
+
+    if (len < 12)
+        return 4;
+    qd = (ans[4] << 8) | ans[5];
+    an = (ans[6] << 8) | ans[7];
+    off = 12;
+    while (qd-- > 0) {
+        if ((off = dns_skip_name(ans, len, off)) < 0 || off + 4 > len)
+            return 4;
+        off += 4;
+    }
+    while (an-- > 0) {
+        int rtype, rdlen;
+        if ((off = dns_skip_name(ans, len, off)) < 0 || off + 10 > len)
+            return 4;
+        rtype = (ans[off] << 8) | ans[off + 1];
+        rdlen = (ans[off + 8] << 8) | ans[off + 9];
+        off += 10;
+        if (off + rdlen > len)
+            return 4;
+        if (rtype == type) {
+            found = 1;
+            if (fn)
+                fn(ans + off, rdlen, ctx);
+        }
+        off += rdlen;
+    }
+    return found ? 2 : 5;
+}
+
+/* Run one query. 2 with the records of TYPE passed to FN, 4 or 5 as above. */
+static int dns_query(const char *name, int type, dns_record_fn fn, void *ctx)
+{
+    struct __res_state rs;
+    unsigned char ans[DNS_ANSWER_MAX];
+    int len;
+
+    memset(&rs, 0, sizeof(rs));
+    if (res_ninit(&rs) < 0)
+        return 4;
+    rs.retrans = 2;
+    rs.retry = 2;
+    len = res_nquery(&rs, name, ns_c_in, type, ans, sizeof(ans));
+    if (len < 0) {
+        int herr = rs.res_h_errno;
+        res_nclose(&rs);
+        return (herr == HOST_NOT_FOUND || herr == NO_DATA) ? 5 : 4;
+    }
+    res_nclose(&rs);
+    if (len > (int) sizeof(ans))
+        return 4;
+    return dns_parse(ans, len, type, fn, ctx);
+}
+
+int smtpd_dns_host_or_mx(const char *name)
+{
+    static const int types[] = {ns_t_a, ns_t_aaaa, ns_t_mx};
+    int temp = 0;
+
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        int st = dns_query(name, types[i], NULL, NULL);
+        if (st == 2)
+            return 2;
+        if (st == 4)
+            temp = 1;
+    }
+    return temp ? 4 : 5;
+}
+
+static void dns_add_a(const unsigned char *rd, int rdlen, void *ctx)
+{
+    struct buf *out = ctx;
+    char text[INET_ADDRSTRLEN];
+
+    if (rdlen != 4 || !inet_ntop(AF_INET, rd, text, sizeof(text)))
+        return;
+    if (buf_len(out))
+        buf_putc(out, ' ');
+    buf_puts(out, text);
+}
+
+static void dns_add_txt(const unsigned char *rd, int rdlen, void *ctx)
+{
+    struct buf *out = ctx;
+    int off = 0;
+
+    if (buf_len(out))
+        return; /* the first TXT record only */
+    while (off < rdlen) {
+        int n = rd[off++];
+        if (off + n > rdlen)
+            n = rdlen - off;
+        buf_append(out, rd + off, (size_t) n);
+        off += n;
+    }
+}
+
+int smtpd_dns_rbl(const char *name, struct buf *addrs, struct buf *text)
+{
+    int st = dns_query(name, ns_t_a, dns_add_a, addrs);
+
+    if (st == 2 && text)
+        (void) dns_query(name, ns_t_txt, dns_add_txt, text);
+    return st;
+}
+
+static const struct smtpd_check_dns dns_default = {
+    smtpd_dns_host_or_mx,
+    smtpd_dns_rbl,
+};
+
+const struct smtpd_check_dns *smtpd_dns_default(void)
+{
+    return &dns_default;
+}
