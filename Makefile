@@ -91,13 +91,16 @@ postsuper_SRCS := $(wildcard queue/postsuper.c queue/postsuper_*.c)
 postcat_SRCS := $(wildcard queue/postcat.c)
 discard_SRCS := $(wildcard queue/discard.c)
 error_SRCS := $(wildcard queue/error.c)
+# smtpd/: the SMTP server; smtpd.c is its main file.
+smtpd_SRCS := $(wildcard smtpd/smtpd.c smtpd/smtpd_*.c)
 # Test-only daemons, tests/daemons/NAME.c -> $(BUILD)/testbin/NAME: the e2e
 # tests copy them into a test instance's daemon_directory; install never does.
 TEST_DAEMONS := $(patsubst tests/daemons/%.c,%,$(wildcard tests/daemons/*.c))
 TEST_DAEMON_BINS := $(TEST_DAEMONS:%=$(BUILD)/testbin/%)
 
 ALL_PROGRAMS := postconf postmap postalias master postern cleanup pickup \
-	postdrop sendmail qmgr bounce showq postqueue postsuper postcat discard error
+	postdrop sendmail qmgr bounce showq postqueue postsuper postcat discard error \
+	smtpd
 PROGRAMS := $(foreach p,$(ALL_PROGRAMS),$(if $(strip $($(p)_SRCS)),$(if $(wildcard $(firstword $($(p)_SRCS))),$(p))))
 
 PROG_BINS := $(PROGRAMS:%=$(BUILD)/bin/%)
@@ -184,7 +187,8 @@ e2e: $(PROG_BINS) $(TEST_DAEMON_BINS)
 # ---- dependencies --------------------------------------------------------
 DEB_PACKAGES := build-essential pkg-config clang libclang-rt-dev \
 	libssl-dev libdb-dev libbsd-dev libpcre2-dev libcmocka-dev \
-	python3 python3-pytest swaks msmtp openssl groff-base man-db \
+	python3 python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl \
+	msmtp openssl groff-base man-db \
 	passwd clang-format procps iproute2 postfix postfix-pcre
 
 deps:
