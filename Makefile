@@ -202,5 +202,12 @@ install:
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) VERSION=$(VERSION) MAKE="$(MAKE)" \
 		bash conf/postern-install $(INSTALL_ARGS)
 
+# make demo: deps when missing, build, install into ./demo/ and run it in
+# the foreground (SMTP on 127.0.0.1:2525, log on stdout); see conf/demo.
+.PHONY: demo
+demo:
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) VERSION=$(VERSION) MAKE="$(MAKE)" \
+		bash conf/demo
+
 clean:
 	rm -rf build
