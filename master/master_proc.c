@@ -73,6 +73,9 @@ static void master_limit_check(struct event_loop *loop, void *ctx)
     s->limit_timer = 0;
     if (s->maxproc == 0 || s->total < s->maxproc || s->avail > 0)
         return;
+    /* One process by design (qmgr, pickup): clients wait their turn. */
+    if (s->maxproc == 1)
+        return;
     for (i = 0; i < s->nlisten && !waiting; i++) {
         struct pollfd pfd = {s->listen_fds[i], POLLIN, 0};
 
