@@ -60,7 +60,7 @@ CFLAGS_ALL := -std=c11 $(WARN) $(OPT) -g $(SAN_FLAGS) $(DEFS) -Ilib -Imaps $(PKG
 # gold links the sanitizer builds in a third of the time of ld.bfd (the
 # e2e tests link every program once per test installation).
 LD_FAST := $(shell $(CC) -fuse-ld=gold -Wl,--version >/dev/null 2>&1 && echo -fuse-ld=gold)
-LDLIBS_ALL := $(LD_FAST) $(SAN_FLAGS) $(PKG_LIBS) -ldb $(LDLIBS)
+LDLIBS_ALL := $(LD_FAST) $(SAN_FLAGS) $(PKG_LIBS) -ldb -lcrypt $(LDLIBS)
 
 LIB_SRCS := $(wildcard lib/*.c)
 # maps/ holds the library of map types plus the postmap and postalias mains.
@@ -93,6 +93,11 @@ discard_SRCS := $(wildcard queue/discard.c)
 error_SRCS := $(wildcard queue/error.c)
 # smtpd/: the SMTP server; smtpd.c is its main file.
 smtpd_SRCS := $(wildcard smtpd/smtpd.c smtpd/smtpd_*.c)
+# auth/: the auth service (auth.c) and its admin tool (postauth.c).
+auth_SRCS := $(wildcard auth/auth.c auth/auth_*.c)
+postauth_SRCS := $(if $(wildcard auth/postauth.c),auth/postauth.c $(wildcard auth/auth_*.c))
+# anvil/: the connection and rate counter service smtpd asks.
+anvil_SRCS := $(wildcard anvil/anvil.c anvil/anvil_*.c)
 # Test-only daemons, tests/daemons/NAME.c -> $(BUILD)/testbin/NAME: the e2e
 # tests copy them into a test instance's daemon_directory; install never does.
 TEST_DAEMONS := $(patsubst tests/daemons/%.c,%,$(wildcard tests/daemons/*.c))
@@ -100,7 +105,7 @@ TEST_DAEMON_BINS := $(TEST_DAEMONS:%=$(BUILD)/testbin/%)
 
 ALL_PROGRAMS := postconf postmap postalias master postern cleanup pickup \
 	postdrop sendmail qmgr bounce showq postqueue postsuper postcat discard error \
-	smtpd
+	smtpd anvil auth postauth
 PROGRAMS := $(foreach p,$(ALL_PROGRAMS),$(if $(strip $($(p)_SRCS)),$(if $(wildcard $(firstword $($(p)_SRCS))),$(p))))
 
 PROG_BINS := $(PROGRAMS:%=$(BUILD)/bin/%)
@@ -189,7 +194,8 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-dev \
 	libssl-dev libdb-dev libbsd-dev libpcre2-dev libcmocka-dev \
 	python3 python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl \
 	msmtp openssl groff-base man-db \
-	passwd clang-format procps iproute2 postfix postfix-pcre
+	passwd clang-format procps iproute2 postfix postfix-pcre \
+	dnsmasq-base
 
 deps:
 	@bash conf/install-deps $(DEB_PACKAGES)

@@ -85,6 +85,11 @@ struct rec_writer;
  * past message_size_limit is not kept (the headers are).
  */
 #define CLEANUP_ATTR_FAIL_REASON "fail_reason"
+/*
+ * The content filter "transport:nexthop" (smtpd's FILTER access action):
+ * qmgr sends every recipient there instead of resolving it.
+ */
+#define CLEANUP_ATTR_FILTER "content_filter"
 
 /* Reply status bits (cleanup -> client); Postfix's classes. */
 #define CLEANUP_STAT_OK 0

@@ -683,6 +683,16 @@ int stream_input_ready(struct stream *s, long msec)
     }
 }
 
+size_t stream_peek(const struct stream *s, const char **data)
+{
+    if (s->rbuf == NULL || s->rlen <= s->rpos) {
+        *data = "";
+        return 0;
+    }
+    *data = (const char *) s->rbuf + s->rpos;
+    return s->rlen - s->rpos;
+}
+
 size_t stream_discard_input(struct stream *s)
 {
     size_t n = s->rlen - s->rpos;

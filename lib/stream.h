@@ -183,6 +183,12 @@ int stream_input_ready(struct stream *s, long msec);
  * taken as if it came through TLS.
  */
 size_t stream_discard_input(struct stream *s);
+/*
+ * The input already in the stream's buffer (not what the I/O layer holds),
+ * without consuming it: its length, and *DATA points at it. For log lines
+ * such as smtpd's "improper command pipelining".
+ */
+size_t stream_peek(const struct stream *s, const char **data);
 
 /* ---- writing ------------------------------------------------------------ */
 

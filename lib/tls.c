@@ -1122,6 +1122,94 @@ static int names_match(X509 *cert, const char *names)
     return found;
 }
 
+/* An EC group's name as Postfix 3.7 with OpenSSL 3 shows it: "prime256v1". */
+static const char *curve_name(int nid)
+{
+    const char *sn = OBJ_nid2sn(nid);
+
+    return sn ? sn : "unknown";
+}
+
+/*
+ * The key exchange group and the server's signature (key type, size or
+ * curve, digest), for the Received: header as Postfix writes it.
+ */
+static void fill_kex(SSL *ssl, int server, struct tls_info *info)
+{
+    int nid = SSL_get_negotiated_group(ssl);
+    int type = NID_undef;
+    int md = NID_undef;
+    EVP_PKEY *key = NULL;
+    X509 *peer = NULL;
+
+    if (nid == NID_X25519 || nid == NID_X448)
+        snprintf(info->kex, sizeof(info->kex), "%s", OBJ_nid2sn(nid));
+    else if (nid == NID_ffdhe2048 || nid == NID_ffdhe3072
+             || nid == NID_ffdhe4096 || nid == NID_ffdhe6144
+             || nid == NID_ffdhe8192)
+        snprintf(info->kex, sizeof(info->kex), "DHE (%s bits)",
+                 OBJ_nid2sn(nid) + strlen("ffdhe"));
+    else if (nid != NID_undef && nid != 0 && OBJ_nid2sn(nid))
+        snprintf(info->kex, sizeof(info->kex), "ECDHE (%s)", curve_name(nid));
+    if (server) {
+        X509 *cert = SSL_get_certificate(ssl);
+
+        key = cert ? X509_get0_pubkey(cert) : NULL;
+        if (!SSL_get_signature_type_nid(ssl, &type))
+            type = NID_undef;
+        if (!SSL_get_signature_nid(ssl, &md))
+            md = NID_undef;
+    } else {
+        peer = SSL_get1_peer_certificate(ssl);
+        key = peer ? X509_get0_pubkey(peer) : NULL;
+        if (!SSL_get_peer_signature_type_nid(ssl, &type))
+            type = NID_undef;
+        if (!SSL_get_peer_signature_nid(ssl, &md))
+            md = NID_undef;
+    }
+    if (key) {
+        int base = EVP_PKEY_get_base_id(key);
+        char group[64];
+        size_t glen = 0;
+
+        if (base == EVP_PKEY_RSA || base == EVP_PKEY_RSA_PSS)
+            snprintf(info->server_sig, sizeof(info->server_sig), "%s (%d bits)",
+                     type == EVP_PKEY_RSA_PSS || base == EVP_PKEY_RSA_PSS
+                         ? "RSA-PSS"
+                         : "RSA",
+                     EVP_PKEY_get_bits(key));
+        else if (base == EVP_PKEY_EC
+                 && EVP_PKEY_get_group_name(key, group, sizeof(group), &glen))
+            snprintf(info->server_sig, sizeof(info->server_sig), "ECDSA (%s)",
+                     curve_name(OBJ_sn2nid(group)));
+        else if (base == EVP_PKEY_ED25519)
+            snprintf(info->server_sig, sizeof(info->server_sig), "ED25519");
+        else if (base == EVP_PKEY_ED448)
+            snprintf(info->server_sig, sizeof(info->server_sig), "ED448");
+    }
+    if (md != NID_undef && md != 0 && OBJ_nid2sn(md))
+        snprintf(info->server_digest, sizeof(info->server_digest), "%s",
+                 OBJ_nid2sn(md));
+    if (peer)
+        X509_free(peer);
+}
+
+void tls_info_kex(struct buf *out, const struct tls_info *info)
+{
+    const char *sep = "";
+
+    if (info->kex[0]) {
+        buf_printf(out, "key-exchange %s", info->kex);
+        sep = " ";
+    }
+    if (info->server_sig[0]) {
+        buf_printf(out, "%sserver-signature %s", sep, info->server_sig);
+        sep = " ";
+    }
+    if (info->server_digest[0])
+        buf_printf(out, "%sserver-digest %s", sep, info->server_digest);
+}
+
 static void fill_info(struct tls_conn *conn, const char *match_names,
                       const char *servername, const char *fingerprints,
                       struct tls_info *info)
@@ -1140,6 +1228,7 @@ static void fill_info(struct tls_conn *conn, const char *match_names,
         info->cipher_bits = SSL_CIPHER_get_bits(cipher, &info->cipher_alg_bits);
     }
     info->reused = SSL_session_reused(ssl);
+    fill_kex(ssl, conn->ctx->server, info);
     if (conn->ctx->server) {
         const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
         size_t i;

@@ -85,6 +85,10 @@ struct tls_info {
     long verify_result;     /* OpenSSL X509_V_* code of the peer chain */
     char verify_error[128]; /* why peer_trusted is 0 ("" when trusted) */
     char servername[256];   /* server: SNI name the client sent (printable) */
+    /* Added for the Received: header's comment (additive): */
+    char kex[64];           /* "X25519", "ECDHE (prime256v1)", "" unknown */
+    char server_sig[64];    /* "RSA-PSS (2048 bits)", "ECDSA (prime256v1)" */
+    char server_digest[32]; /* "SHA256", "" when none (Ed25519) */
 };
 
 /*
@@ -122,6 +126,12 @@ int tls_client_start(struct tls_ctx *ctx, struct stream *s, int timeout,
 
 /* "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)" into OUT. */
 void tls_info_summary(struct buf *out, const struct tls_info *info);
+/*
+ * Postfix's key-exchange part: "key-exchange X25519 server-signature
+ * RSA-PSS (2048 bits) server-digest SHA256" into OUT (each part only when
+ * known; nothing when none is).
+ */
+void tls_info_kex(struct buf *out, const struct tls_info *info);
 
 /*
  * Check a protocols or ciphers setting without building a context (for

@@ -75,9 +75,19 @@ int postern_errors;
 
 static const char *postern_syslog_name = "postern";
 
+/*
+ * The host files glibc's resolver and name service switch read: what a
+ * chrooted daemon needs under queue_directory/etc (as Debian's Postfix
+ * init script copies them). postern_check.c checks the same list.
+ */
 const char *const postern_chroot_files[] = {
-    "/etc/resolv.conf", "/etc/hosts",         "/etc/services",
-    "/etc/localtime",   "/etc/nsswitch.conf", NULL,
+    "/etc/resolv.conf",
+    "/etc/hosts",
+    "/etc/nsswitch.conf",
+    "/etc/host.conf",
+    "/etc/services",
+    "/etc/localtime",
+    NULL,
 };
 
 /* ---- messages ---- */
@@ -485,16 +495,45 @@ out:
 }
 
 /*
- * Give chrooted daemons the host's resolver, hosts, services, time zone
- * and name service files: copy each that exists into queue_directory/etc.
+ * Does any master.cf service run chrooted? 1 also when master.cf cannot
+ * be read here (start's check and master report that; a copy does no
+ * harm).
  */
-static void copy_chroot_files(void)
+static int chroot_services(const char *config_dir)
 {
-    struct buf *dir = buf_new(256);
-    struct buf *dst = buf_new(256);
+    struct mastercf *mcf = mastercf_load_quiet(config_dir);
+    size_t i;
+    int found = 0;
+
+    if (mcf == NULL)
+        return 1;
+    for (i = 0; i < mcf->count && !found; i++)
+        found = mcf->entries[i]->chroot;
+    mastercf_free(mcf);
+    return found;
+}
+
+/*
+ * Give chrooted daemons the host's resolver, hosts, services, time zone
+ * and name service files: copy each that exists into queue_directory/etc
+ * when a service runs chrooted (start, start-fg and reload).
+ */
+static void copy_chroot_files(const char *config_dir)
+{
+    struct buf *dir;
+    struct buf *dst;
     struct stat sb;
     int i;
 
+    if (!chroot_services(config_dir)) {
+        if (msg_verbose)
+            postern_info("no chrooted service in master.cf: not copying "
+                         "files into %s/etc",
+                         var_queue_directory);
+        return;
+    }
+    dir = buf_new(256);
+    dst = buf_new(256);
     buf_setf(dir, "%s/etc", var_queue_directory);
     if (lstat(buf_str(dir), &sb) < 0) {
         if (errno != ENOENT || mkdir(buf_str(dir), 0755) < 0) {
@@ -558,7 +597,7 @@ static int cmd_start(const char *config_dir, int foreground)
         postern_fatal("the Postern mail system is already running");
     if (postern_check(config_dir, 1, CHECK_FOR_START) > 0)
         postern_fatal("Postern integrity check failed!");
-    copy_chroot_files();
+    copy_chroot_files(config_dir);
     postern_info("starting the Postern mail system");
     av = master_argv(config_dir, foreground ? "-d" : "-w");
     if (foreground) {
@@ -616,10 +655,12 @@ static int cmd_abort(void)
     return 0;
 }
 
-static int cmd_reload(void)
+static int cmd_reload(const char *config_dir)
 {
     long pid = need_running();
 
+    /* Before the signal: new children find the new copies. */
+    copy_chroot_files(config_dir);
     postern_info("refreshing the Postern mail system");
     if (signal_master(pid, MASTER_SIG_RELOAD, 0) < 0)
         postern_fatal("cannot signal the master process %ld: %s", pid,
@@ -926,7 +967,7 @@ int main(int argc, char **argv)
     if (strcmp(command, "abort") == 0)
         return cmd_abort();
     if (strcmp(command, "reload") == 0)
-        return cmd_reload();
+        return cmd_reload(config_dir);
     if (strcmp(command, "status") == 0)
         return cmd_status();
     if (strcmp(command, "flush") == 0)

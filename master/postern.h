@@ -47,7 +47,8 @@ int postern_check(const char *config_dir, int config_ok, int flags);
 /* Do the files open on FA and FB hold the same bytes (read from here on)? */
 int postern_same_content(int fa, int fb);
 
-/* The files chrooted daemons need, copied by start into queue_directory/etc. */
+/* The files chrooted daemons need, copied by start and reload into
+ * queue_directory/etc when a master.cf service runs chrooted. */
 extern const char *const postern_chroot_files[];
 
 #endif

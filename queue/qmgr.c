@@ -1108,11 +1108,22 @@ static void qmgr_rcpt_defer_now(struct qmsg *msg, struct qrcpt *r,
 
 /* Route the pending recipients of MSG to their destinations. */
 static void qmgr_msg_route(struct qmsg *msg, struct qrcpt *rcpts, size_t n,
-                           const char *fail_reason)
+                           const char *fail_reason, const char *filter)
 {
     struct resolve_reply reply;
     struct buf *key = buf_new(64);
+    struct buf *filter_xport = buf_new(32);
+    const char *filter_hop = NULL;
     size_t i;
+
+    /* A content filter (FILTER): "transport:nexthop", empty = myhostname. */
+    if (filter && *filter) {
+        const char *colon = strchr(filter, ':');
+
+        buf_append(filter_xport, filter,
+                   colon ? (size_t) (colon - filter) : strlen(filter));
+        filter_hop = colon && colon[1] ? colon + 1 : var_myhostname;
+    }
 
     resolve_reply_init(&reply);
     for (i = 0; i < n; i++) {
@@ -1126,6 +1137,9 @@ static void qmgr_msg_route(struct qmsg *msg, struct qrcpt *rcpts, size_t n,
         if (fail_reason) {
             transport = var_error_service_name;
             nexthop = fail_reason;
+        } else if (filter_hop) {
+            transport = buf_str(filter_xport);
+            nexthop = filter_hop;
         } else {
             ls = resolve_addr(qm.resolver, buf_str(msg->sender), r->addr, 0,
                               &reply);
@@ -1174,6 +1188,7 @@ static void qmgr_msg_route(struct qmsg *msg, struct qrcpt *rcpts, size_t n,
     }
     resolve_reply_free(&reply);
     buf_free(key);
+    buf_free(filter_xport);
     qmgr_kick();
 }
 
@@ -1186,6 +1201,7 @@ static void qmgr_msg_load(const char *id)
     struct qf_reader *r = qf_open(QF_ACTIVE, id, 0);
     struct buf *data = buf_new(256);
     struct buf *fail = NULL;
+    struct buf *filter = NULL;
     struct buf *text = NULL;
     struct rec_rcpt rc;
     struct qmsg *msg;
@@ -1251,6 +1267,12 @@ static void qmgr_msg_load(const char *id)
                     fail = buf_new(64);
                 buf_reset(fail);
                 buf_append(fail, value, vlen);
+            } else if (nlen == strlen(CLEANUP_ATTR_FILTER)
+                       && memcmp(name, CLEANUP_ATTR_FILTER, nlen) == 0) {
+                if (filter == NULL)
+                    filter = buf_new(32);
+                buf_reset(filter);
+                str_printable(filter, value, vlen);
             }
             break;
         case REC_RCPT:
@@ -1325,16 +1347,18 @@ static void qmgr_msg_load(const char *id)
             struct buf *clean = buf_new(64);
 
             str_printable(clean, buf_str(fail), buf_len(fail));
-            qmgr_msg_route(msg, rcpts, n, buf_str(clean));
+            qmgr_msg_route(msg, rcpts, n, buf_str(clean), NULL);
             buf_free(clean);
         } else {
-            qmgr_msg_route(msg, rcpts, n, NULL);
+            qmgr_msg_route(msg, rcpts, n, NULL,
+                           filter ? buf_str(filter) : NULL);
         }
     }
     mem_free(rcpts);
 out:
     buf_free(text);
     buf_free(fail);
+    buf_free(filter);
     buf_free(data);
     rec_rcpt_free(&rc);
 }

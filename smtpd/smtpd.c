@@ -31,13 +31,16 @@
 #include "addr.h"
 #include "argv.h"
 #include "buf.h"
+#include "cidr.h"
 #include "cleanup_client.h"
 #include "daemon.h"
 #include "mail_proto.h"
+#include "maps.h"
 #include "mem.h"
 #include "msg.h"
 #include "params.h"
 #include "record.h"
+#include "smtpd_anvil.h"
 #include "smtpd_check.h"
 #include "smtpd_cmd.h"
 #include "sock.h"
@@ -112,6 +115,16 @@ static int smtpd_discard_bits;
 static int smtpd_discard_silent;
 static unsigned long smtpd_instance_seq;
 
+/* smtpd_forbid_bare_newline: what a line ending in a bare LF gets. */
+#define BARE_LF_ALLOW     0 /* "no": taken as CRLF, also ".\n" ends DATA */
+#define BARE_LF_NORMALIZE 1 /* taken as CRLF, but DATA ends at CRLF.CRLF */
+#define BARE_LF_REJECT    2 /* the command or message is rejected */
+static int smtpd_bare_lf;
+static struct cidr_list *smtpd_bare_lf_exclusions;
+static struct maps *smtpd_footer_maps; /* smtpd_reject_footer_maps */
+struct smtpd_state;
+static int smtpd_bare_lf_mode(struct smtpd_state *st);
+
 /* Handler results. */
 #define RES_FAIL 0 /* the command failed (4xx/5xx) */
 #define RES_OK   1
@@ -133,6 +146,10 @@ struct smtpd_state {
     int have_helo;
     int esmtp;
     struct buf *conn_reject; /* smtpd_client_restrictions said no at connect */
+    int bare_lf;             /* BARE_LF_* for this client */
+    int bare_lf_seen;        /* the message content had a bare LF */
+    int prev_crlf;           /* the previous content line ended in CRLF */
+    int ill_pipelining;      /* "improper command pipelining" was logged */
     /* the conversation */
     struct buf *line;
     struct buf *verb;
@@ -157,6 +174,9 @@ struct smtpd_state {
     int bdat_active; /* BDAT chunks have started this message */
     int bdat_failed; /* an earlier chunk failed: discard to LAST */
     struct buf *bdat_reply;
+    long long bdat_bytes;  /* the chunks' sizes so far */
+    long long deadline_us; /* smtpd_per_request_deadline: content's deadline */
+    long long deadline_at; /* bytes received when it was last moved */
     /* content */
     struct buf *piece;
     int pending_cr;
@@ -198,6 +218,106 @@ static size_t smtpd_enhanced_len(const char *text, size_t len)
     return text[i] == ' ' ? i + 1 : 0;
 }
 
+/* A $name of smtpd_reject_footer: the few Postfix offers, else empty. */
+static void smtpd_footer_attr(struct smtpd_state *st, struct buf *out,
+                              const char *name, size_t len)
+{
+#define IS(s) (len == sizeof(s) - 1 && strncmp(name, s, len) == 0)
+    if (IS("client_address")) {
+        buf_puts(out, buf_str(st->addr));
+    } else if (IS("client_port")) {
+        buf_puts(out, buf_str(st->port));
+    } else if (IS("server_name")) {
+        buf_puts(out, var_myhostname);
+    } else if (IS("localtime")) {
+        time_t now = time(NULL);
+        struct tm tm;
+        char text[32];
+
+        localtime_r(&now, &tm);
+        if (strftime(text, sizeof(text), "%b %e %H:%M:%S", &tm) > 0)
+            buf_puts(out, text);
+    } else {
+        struct buf *n = buf_new(32);
+
+        str_printable(n, name, len);
+        msg_warn("unknown macro name \"%s\" in expansion request", buf_str(n));
+        buf_free(n);
+    }
+#undef IS
+}
+
+/*
+ * The reply TEXT with smtpd_reject_footer (or the smtpd_reject_footer_maps
+ * template found for the whole reply) appended, or NULL when there is no
+ * footer. "\n" in the template starts a new line with the reply's code
+ * (and enhanced code); "\c" at its start continues the last line.
+ */
+static struct buf *smtpd_footer(struct smtpd_state *st, const char *text)
+{
+    struct buf *tmpl = buf_new(64);
+    struct buf *out;
+    const char *t;
+    size_t prefix;
+
+    if (smtpd_footer_maps) {
+        enum lookup_status ls = maps_find(smtpd_footer_maps, text, 0, tmpl);
+
+        if (ls != LOOKUP_FOUND) {
+            if (ls != LOOKUP_NOTFOUND)
+                msg_warn("%s", maps_error(smtpd_footer_maps));
+            buf_reset(tmpl);
+        }
+    }
+    if (buf_len(tmpl) == 0)
+        buf_set(tmpl, var_smtpd_reject_footer);
+    if (buf_len(tmpl) == 0) {
+        buf_free(tmpl);
+        return NULL;
+    }
+    /* "550 " or "550 5.1.1 ": what each footer line starts with. */
+    prefix = strlen(text) >= 4 ? 4 : strlen(text);
+    prefix += smtpd_enhanced_len(text + prefix, strlen(text + prefix));
+    out = buf_new(strlen(text) + buf_len(tmpl) + 32);
+    buf_puts(out, text);
+    t = buf_str(tmpl);
+    if (strncmp(t, "\\c", 2) == 0) {
+        t += 2;
+    } else {
+        buf_putc(out, '\n');
+        buf_append(out, text, prefix);
+    }
+    while (*t) {
+        if (t[0] == '\\' && t[1] == 'n') {
+            buf_putc(out, '\n');
+            buf_append(out, text, prefix);
+            t += 2;
+        } else if (t[0] == '$' && t[1] == '$') {
+            buf_putc(out, '$');
+            t += 2;
+        } else if (t[0] == '$' && t[1] == '{' && strchr(t, '}')) {
+            const char *end = strchr(t, '}');
+
+            smtpd_footer_attr(st, out, t + 2, (size_t) (end - t - 2));
+            t = end + 1;
+        } else if (t[0] == '$'
+                   && (isalnum((unsigned char) t[1]) || t[1] == '_')) {
+            size_t n = 1;
+
+            while (isalnum((unsigned char) t[n]) || t[n] == '_')
+                n++;
+            smtpd_footer_attr(st, out, t + 1, n - 1);
+            t += n;
+        } else if (*t == '\r' || *t == '\n') {
+            t++; /* a reply line never holds a raw line break */
+        } else {
+            buf_putc(out, *t++);
+        }
+    }
+    buf_free(tmpl);
+    return out;
+}
+
 /*
  * Send one reply (possibly several lines separated by "\n"); 4xx and 5xx
  * count as errors, and from smtpd_soft_error_limit errors on every reply
@@ -206,12 +326,17 @@ static size_t smtpd_enhanced_len(const char *text, size_t len)
 static void smtpd_send(struct smtpd_state *st, const char *text)
 {
     const char *p;
+    struct buf *footed = NULL;
 
     if (text != buf_str(st->last))
         buf_set(st->last, text);
     p = text = buf_str(st->last);
-    if (text[0] == '4' || text[0] == '5')
+    if (text[0] == '4' || text[0] == '5') {
         st->errors++;
+        footed = smtpd_footer(st, text);
+        if (footed)
+            p = buf_str(footed);
+    }
     /* Past the soft limit every reply waits, slowing down a bad client. */
     if (st->errors >= (unsigned) var_smtpd_soft_error_limit
         && var_smtpd_error_sleep_time > 0) {
@@ -242,6 +367,8 @@ static void smtpd_send(struct smtpd_state *st, const char *text)
             break;
         p = nl + 1;
     }
+    if (footed)
+        buf_free(footed);
 }
 
 static void smtpd_reply(struct smtpd_state *st, const char *fmt, ...)
@@ -384,6 +511,23 @@ static int smtpd_checked(struct smtpd_state *st,
     return RES_OK;
 }
 
+/*
+ * A check about all recipients (DATA, END-OF-MESSAGE). As Postfix, the
+ * recipient is known to it (and logged as to=) only when there is one.
+ */
+static int smtpd_checked_all(struct smtpd_state *st,
+                             int (*fn)(struct smtpd_check *,
+                                       const struct smtpd_client *,
+                                       struct smtpd_check_result *))
+{
+    int r;
+
+    st->cl.recipient = st->rcpt->argc == 1 ? st->rcpt->argv[0] : NULL;
+    r = smtpd_checked(st, fn);
+    st->cl.recipient = NULL;
+    return r;
+}
+
 /* ---- transactions ------------------------------------------------------- */
 
 static void smtpd_new_instance(struct smtpd_state *st)
@@ -411,6 +555,7 @@ static void smtpd_tx_reset(struct smtpd_state *st)
     argv_truncate(st->orcpt, 0);
     st->bdat_active = 0;
     st->bdat_failed = 0;
+    st->bdat_bytes = 0;
     st->cl.recipient = NULL;
     st->cl.size = 0;
     if (smtpd_chk)
@@ -513,9 +658,29 @@ static int smtpd_received(struct smtpd_state *st)
     if (st->tls_active && var_smtpd_tls_received_header) {
         buf_set(l, "\t(using ");
         tls_info_summary(l, &st->tls);
+        buf_reset(h);
+        tls_info_kex(h, &st->tls);
+        if (buf_len(h)) {
+            /* Postfix folds the key exchange onto its own line. */
+            ret |= smtpd_put_line(st, buf_str(l));
+            buf_setf(l, "\t %s", buf_str(h));
+        }
         buf_puts(l, ")");
         ret |= smtpd_put_line(st, buf_str(l));
-        ret |= smtpd_put_line(st, "\t(No client certificate requested)");
+        if (!var_smtpd_tls_ask_ccert) {
+            buf_set(l, "\t(No client certificate requested)");
+        } else if (!st->tls.peer_has_cert) {
+            buf_set(l, "\t(Client did not present a certificate)");
+        } else {
+            buf_set(l, "\t(Client CN \"");
+            str_printable(l, st->tls.peer_cn, strlen(st->tls.peer_cn));
+            buf_puts(l, "\", Issuer \"");
+            str_printable(l, st->tls.peer_issuer_cn,
+                          strlen(st->tls.peer_issuer_cn));
+            buf_printf(l, "\" (%s))",
+                       st->tls.peer_trusted ? "verified OK" : "not verified");
+        }
+        ret |= smtpd_put_line(st, buf_str(l));
     }
     proto = st->esmtp ? (st->tls_active ? "ESMTPS" : "ESMTP") : "SMTP";
     buf_setf(l, "\tby %s (%s) with %s id %s", var_myhostname, var_mail_name,
@@ -562,9 +727,7 @@ static int smtpd_start_content(struct smtpd_state *st)
     if (act && buf_len(act->hold))
         ret |= rec_put_int(w, REC_FLAGS, REC_FLAG_HOLD);
     if (act && buf_len(act->filter))
-        msg_warn("%s: FILTER %s: content filters are not supported yet; the "
-                 "message is queued normally",
-                 buf_str(st->queue_id), buf_str(act->filter));
+        ret |= rec_put_attr(w, CLEANUP_ATTR_FILTER, buf_str(act->filter));
     ret |= rec_put(w, REC_MESSAGE, "", 0);
     if (act && buf_len(act->prepend)) {
         const char *p = buf_str(act->prepend);
@@ -584,6 +747,8 @@ static int smtpd_start_content(struct smtpd_state *st)
     st->write_error = ret != 0;
     st->pending_cr = 0;
     st->first_piece = 1;
+    st->bare_lf_seen = 0;
+    st->prev_crlf = 1; /* the DATA command ended the line before */
     buf_reset(st->piece);
     return ret != 0 ? -1 : 0;
 }
@@ -609,18 +774,25 @@ static void smtpd_emit(struct smtpd_state *st, int partial)
  */
 static int smtpd_feed(struct smtpd_state *st, int c, int dot)
 {
+    int crlf = 0;
+    int prev_crlf;
+
     if (st->pending_cr) {
         st->pending_cr = 0;
-        if (c == '\n')
+        if (c == '\n') {
+            crlf = 1;
             goto line_end;
+        }
         buf_putc(st->piece, '\r');
     }
     if (c == '\r') {
         st->pending_cr = 1;
         return 0;
     }
-    if (c == '\n')
+    if (c == '\n') {
+        st->bare_lf_seen = 1;
         goto line_end;
+    }
     buf_putc(st->piece, c);
     if (buf_len(st->piece) >= (size_t) var_line_length_limit) {
         if (dot && st->first_piece && buf_str(st->piece)[0] == '.') {
@@ -631,15 +803,64 @@ static int smtpd_feed(struct smtpd_state *st, int c, int dot)
     }
     return 0;
 line_end:
+    prev_crlf = st->prev_crlf;
+    st->prev_crlf = crlf;
     if (dot && st->first_piece && buf_len(st->piece) > 0
         && buf_str(st->piece)[0] == '.') {
-        if (buf_len(st->piece) == 1)
+        /* Past "no", only CRLF "." CRLF ends the data (SMTP smuggling). */
+        if (buf_len(st->piece) == 1
+            && (st->bare_lf == BARE_LF_ALLOW || (crlf && prev_crlf)))
             return 1;
         memmove(st->piece->data, st->piece->data + 1, buf_len(st->piece));
         buf_truncate(st->piece, buf_len(st->piece) - 1);
     }
     smtpd_emit(st, 0);
     return 0;
+}
+
+/*
+ * smtpd_forbid_bare_newline = reject: Postfix's reply and its log line
+ * (which, unlike other rejects, does not repeat the reply).
+ */
+static void smtpd_bare_lf_reject(struct smtpd_state *st)
+{
+    struct buf *l = buf_new(128);
+    struct buf *h = buf_new(64);
+
+    smtpd_reply(st, "%d 5.5.2 %s Error: bare <LF> received",
+                var_smtpd_forbid_bare_newline_reject_code, var_myhostname);
+    buf_printf(l, "%s: reject: %s from %s: bare <LF> received;",
+               buf_len(st->queue_id) ? buf_str(st->queue_id) : "NOQUEUE",
+               st->where, buf_str(st->namaddr));
+    if (st->in_mail) {
+        buf_puts(l, " from=<");
+        str_printable(l, buf_str(st->mail.addr), buf_len(st->mail.addr));
+        buf_puts(l, ">");
+    }
+    if (st->rcpt->argc > 0) {
+        const char *r = st->rcpt->argv[st->rcpt->argc - 1];
+
+        buf_puts(l, " to=<");
+        str_printable(l, r, strlen(r));
+        buf_puts(l, ">");
+    }
+    buf_printf(l, " proto=%s", st->esmtp ? "ESMTP" : "SMTP");
+    if (st->have_helo)
+        buf_printf(l, " helo=<%s>",
+                   smtpd_safe(h, buf_str(st->helo), buf_len(st->helo)));
+    msg_info("%s", buf_str(l));
+    buf_free(l);
+    buf_free(h);
+}
+
+/* Postfix names the BDAT message's size in its reply. */
+static void smtpd_queued_reply(struct smtpd_state *st)
+{
+    if (st->bdat_active)
+        smtpd_reply(st, "250 2.0.0 Ok: %lld bytes queued as %s", st->bdat_bytes,
+                    buf_str(st->queue_id));
+    else
+        smtpd_reply(st, "250 2.0.0 Ok: queued as %s", buf_str(st->queue_id));
 }
 
 /*
@@ -655,7 +876,13 @@ static int smtpd_finish_message(struct smtpd_state *st)
 
     st->where = "END-OF-MESSAGE";
     if (st->too_big) {
-        smtpd_reply(st, "552 5.3.4 Message size exceeds fixed limit");
+        smtpd_reply(st, st->bdat_active
+                            ? "552 5.3.4 Chunk exceeds message size limit"
+                            : "552 5.3.4 Error: message file too big");
+        goto out;
+    }
+    if (st->bare_lf == BARE_LF_REJECT && st->bare_lf_seen) {
+        smtpd_bare_lf_reject(st);
         goto out;
     }
     if (st->write_error
@@ -665,12 +892,12 @@ static int smtpd_finish_message(struct smtpd_state *st)
         goto out;
     }
     st->cl.size = (long) st->msg_bytes;
-    if (smtpd_checked(st, smtpd_check_eod) != RES_OK)
+    if (smtpd_checked_all(st, smtpd_check_eod) != RES_OK)
         goto out;
     act = smtpd_check_actions(smtpd_chk);
     if (act && buf_len(act->discard)) {
         /* Accepted and dropped, as Postfix does. */
-        smtpd_reply(st, "250 2.0.0 Ok: queued as %s", buf_str(st->queue_id));
+        smtpd_queued_reply(st);
         result = RES_OK;
         goto out;
     }
@@ -684,7 +911,7 @@ static int smtpd_finish_message(struct smtpd_state *st)
         msg_warn("%s: %s", buf_str(st->queue_id), buf_str(reason));
         smtpd_reply(st, "451 4.3.0 Error: queue file write error");
     } else if (status == CLEANUP_STAT_OK) {
-        smtpd_reply(st, "250 2.0.0 Ok: queued as %s", buf_str(st->queue_id));
+        smtpd_queued_reply(st);
         result = RES_OK;
     } else {
         struct buf *r = buf_new(64);
@@ -785,6 +1012,10 @@ static int cmd_mail(struct smtpd_state *st, const char *arg, size_t len)
         smtpd_reply(st, "503 5.5.1 Error: nested MAIL command");
         return RES_FAIL;
     }
+    if (smtpd_anvil_mail(st->reply) < 0) {
+        smtpd_send(st, buf_str(st->reply));
+        return RES_FAIL;
+    }
     smtpd_cmd_opts(&o);
     if (smtpd_cmd_mail(arg, len, &o, &st->mail, st->reply) < 0) {
         smtpd_send(st, buf_str(st->reply));
@@ -814,6 +1045,10 @@ static int cmd_rcpt(struct smtpd_state *st, const char *arg, size_t len)
     }
     if (st->rcpt->argc >= (size_t) var_smtpd_recipient_limit) {
         smtpd_reply(st, "452 4.5.3 Error: too many recipients");
+        return RES_FAIL;
+    }
+    if (smtpd_anvil_rcpt(st->reply) < 0) {
+        smtpd_send(st, buf_str(st->reply));
         return RES_FAIL;
     }
     smtpd_cmd_opts(&o);
@@ -854,6 +1089,38 @@ out:
     return result;
 }
 
+/*
+ * smtpd_per_request_deadline = yes: the content must arrive within
+ * smtpd_timeout, and each N bytes received move that deadline N /
+ * smtpd_min_data_rate seconds later (never past smtpd_timeout from now).
+ * Without it every read waits up to smtpd_timeout.
+ */
+static void smtpd_deadline_start(struct smtpd_state *st)
+{
+    st->deadline_us = smtpd_now_us() + (long long) var_smtpd_timeout * 1000000;
+    st->deadline_at = 0;
+}
+
+static void smtpd_deadline_move(struct smtpd_state *st, long long received)
+{
+    long long now;
+    long long cap;
+    long long left;
+
+    if (!var_smtpd_per_request_deadline)
+        return;
+    now = smtpd_now_us();
+    if (var_smtpd_min_data_rate > 0 && received > st->deadline_at)
+        st->deadline_us +=
+            (received - st->deadline_at) * 1000000LL / var_smtpd_min_data_rate;
+    st->deadline_at = received;
+    cap = now + (long long) var_smtpd_timeout * 1000000;
+    if (st->deadline_us > cap)
+        st->deadline_us = cap;
+    left = (st->deadline_us - now) / 1000;
+    stream_set_timeout_ms(st->s, left > 0 ? (long) left : 1);
+}
+
 /* Read error while receiving content: log it Postfix's way. */
 static int smtpd_content_lost(struct smtpd_state *st, const char *what)
 {
@@ -881,7 +1148,7 @@ static int smtpd_before_content(struct smtpd_state *st)
             smtpd_reply(st, "554 5.5.1 Error: no valid recipients");
         return RES_FAIL;
     }
-    if (smtpd_checked(st, smtpd_check_data) != RES_OK)
+    if (smtpd_checked_all(st, smtpd_check_data) != RES_OK)
         return RES_FAIL;
     if (smtpd_start_content(st) < 0) {
         msg_warn("%s: lost the connection to cleanup", buf_str(st->queue_id));
@@ -896,6 +1163,8 @@ static int cmd_data(struct smtpd_state *st, size_t len)
 {
     int c;
 
+    if (st->rcpt->argc == 0)
+        return smtpd_before_content(st); /* "need RCPT" or "no valid" */
     if (len != 0) {
         smtpd_reply(st, "501 5.5.4 Syntax: DATA");
         return RES_FAIL;
@@ -910,12 +1179,16 @@ static int cmd_data(struct smtpd_state *st, size_t len)
         return RES_FAIL;
     smtpd_reply(st, "354 End data with <CR><LF>.<CR><LF>");
     smtpd_flush(st);
+    smtpd_deadline_start(st);
     for (;;) {
+        if (stream_pending(st->s) == 0)
+            smtpd_deadline_move(st, st->msg_bytes);
         if ((c = stream_getc(st->s)) < 0)
             return smtpd_content_lost(st, "DATA");
         if (smtpd_feed(st, c, 1))
             break;
     }
+    stream_set_timeout(st->s, (int) var_smtpd_timeout);
     return smtpd_finish_message(st);
 }
 
@@ -945,13 +1218,18 @@ static int cmd_bdat(struct smtpd_state *st, const char *arg, size_t len)
     int ok;
 
     if (smtpd_discard_bits & EHLO_CHUNKING) {
-        smtpd_reply(st, "502 5.5.2 Error: command not recognized");
-        return RES_FAIL;
+        /* The chunk that follows cannot be told from commands: hang up. */
+        smtpd_reply(st, "521 5.5.1 Error: command not implemented");
+        return RES_END;
     }
     if (smtpd_cmd_bdat(arg, len, &size, &last, st->reply) < 0) {
         /* The chunk's length is unknown: the rest cannot be skipped. */
         smtpd_send(st, buf_str(st->reply));
-        return RES_FAIL;
+        msg_warn("%s: malformed BDAT command syntax from %s: %s",
+                 buf_len(st->queue_id) ? buf_str(st->queue_id) : "NOQUEUE",
+                 buf_str(st->namaddr),
+                 smtpd_safe(st->verb, buf_str(st->line), buf_len(st->line)));
+        return RES_END;
     }
     if (!st->bdat_active && !st->bdat_failed) {
         if (smtpd_before_content(st) != RES_OK) {
@@ -968,32 +1246,47 @@ static int cmd_bdat(struct smtpd_state *st, const char *arg, size_t len)
         st->bdat_active = 1;
     }
     chunk = size;
+    st->bdat_bytes += size;
     if (st->bdat_failed) {
         if (smtpd_bdat_skip(st, size) < 0)
             return smtpd_content_lost(st, "BDAT");
-        smtpd_send(st, buf_str(st->bdat_reply));
+        smtpd_reply(st, "551 5.0.0 Discarded %lld bytes after earlier error",
+                    size);
         if (last)
             smtpd_tx_reset(st);
         return RES_FAIL;
     }
+    if (var_message_size_limit > 0 && st->bdat_bytes > var_message_size_limit) {
+        /* As Postfix: the chunk is thrown away unread, and the rest too. */
+        if (smtpd_bdat_skip(st, size) < 0)
+            return smtpd_content_lost(st, "BDAT");
+        smtpd_reply(st, "552 5.3.4 Chunk exceeds message size limit");
+        if (last)
+            smtpd_tx_reset(st);
+        else
+            st->bdat_failed = 1;
+        return RES_FAIL;
+    }
+    smtpd_deadline_start(st);
     while (size > 0) {
-        ssize_t n = stream_read_some(
-            st->s, tmp,
-            size > (long long) sizeof(tmp) ? sizeof(tmp) : (size_t) size);
+        ssize_t n;
         ssize_t i;
 
+        smtpd_deadline_move(st, chunk - size);
+        n = stream_read_some(st->s, tmp,
+                             size > (long long) sizeof(tmp) ? sizeof(tmp)
+                                                            : (size_t) size);
         if (n <= 0)
             return smtpd_content_lost(st, "BDAT");
         for (i = 0; i < n; i++)
             (void) smtpd_feed(st, (unsigned char) tmp[i], 0);
         size -= n;
     }
+    stream_set_timeout(st->s, (int) var_smtpd_timeout);
     if (!last) {
         if (st->too_big) {
             /* Postfix stops at once when the message grew too large. */
-            smtpd_reply(st, "552 5.3.4 Message size exceeds fixed limit");
-            buf_set(st->bdat_reply,
-                    "552 5.3.4 Message size exceeds fixed limit");
+            smtpd_reply(st, "552 5.3.4 Chunk exceeds message size limit");
             st->bdat_failed = 1;
             return RES_FAIL;
         }
@@ -1016,6 +1309,10 @@ static int cmd_starttls(struct smtpd_state *st, size_t len)
     struct buf *err;
     size_t junk;
 
+    if (len != 0) {
+        smtpd_reply(st, "501 5.5.4 Syntax: STARTTLS");
+        return RES_FAIL;
+    }
     if (st->tls_active) {
         smtpd_reply(st, "554 5.5.1 Error: TLS already active");
         return RES_FAIL;
@@ -1024,12 +1321,9 @@ static int cmd_starttls(struct smtpd_state *st, size_t len)
         smtpd_reply(st, "502 5.5.1 Error: command not implemented");
         return RES_FAIL;
     }
-    if (len != 0) {
-        smtpd_reply(st, "501 5.5.4 Syntax: STARTTLS");
-        return RES_FAIL;
-    }
-    if (st->in_mail) {
-        smtpd_reply(st, "503 5.5.1 Error: MAIL transaction in progress");
+    /* As Postfix, also inside a transaction: TLS success forgets it. */
+    if (smtpd_anvil_tls_check(0, st->reply) < 0) {
+        smtpd_send(st, buf_str(st->reply));
         return RES_FAIL;
     }
     smtpd_reply(st, "220 2.0.0 Ready to start TLS");
@@ -1052,6 +1346,7 @@ static int cmd_starttls(struct smtpd_state *st, size_t len)
     }
     buf_free(err);
     st->tls_active = 1;
+    smtpd_anvil_tls_done(st->tls.reused);
     /* RFC 3207: forget everything learned before TLS. */
     smtpd_tx_reset(st);
     st->have_helo = 0;
@@ -1071,8 +1366,16 @@ static int cmd_vrfy(struct smtpd_state *st, const char *arg, size_t len)
         return RES_FAIL;
     }
     if (len == 0) {
-        smtpd_reply(st, "501 5.5.4 Syntax: VRFY address");
+        smtpd_reply(st, "501 5.5.4 Syntax: VRFY address [SMTPUTF8]");
         return RES_FAIL;
+    }
+    /* "VRFY address SMTPUTF8" (RFC 6531): the reply names the address. */
+    if (var_smtputf8_enable && len > 9
+        && strncasecmp(arg + len - 8, "SMTPUTF8", 8) == 0
+        && (arg[len - 9] == ' ' || arg[len - 9] == '\t')) {
+        len -= 9;
+        while (len > 0 && (arg[len - 1] == ' ' || arg[len - 1] == '\t'))
+            len--;
     }
     a = addr_arg_new();
     if (addr_parse_arg(a, arg, len, ADDR_PARSE_BARE | ADDR_PARSE_NO_NULL, &why)
@@ -1101,24 +1404,25 @@ static int cmd_etrn(struct smtpd_state *st, const char *arg, size_t len)
     struct buf *req;
     int ret;
 
-    if (!st->have_helo) {
-        smtpd_reply(st, "503 5.5.1 Error: send HELO/EHLO first");
+    /* Postfix's ETRN replies (RFC 1985) carry no enhanced status codes. */
+    if (var_smtpd_helo_required && !st->have_helo) {
+        smtpd_reply(st, "503 Error: send HELO/EHLO first");
         return RES_FAIL;
     }
     if (st->in_mail) {
-        smtpd_reply(st, "503 5.5.1 Error: MAIL transaction in progress");
+        smtpd_reply(st, "503 Error: MAIL transaction in progress");
         return RES_FAIL;
     }
-    if (len == 0) {
-        smtpd_reply(st, "500 5.5.2 Syntax: ETRN domain");
+    if (len == 0 || memchr(arg, ' ', len) || memchr(arg, '\t', len)) {
+        smtpd_reply(st, "500 Syntax: ETRN domain");
         return RES_FAIL;
     }
     if (arg[0] == '@' || arg[0] == '#') {
         arg++;
         len--;
     }
-    if (!smtpd_cmd_domain_ok(arg, len)) {
-        smtpd_reply(st, "501 5.1.2 Error: invalid parameter syntax");
+    if (!smtpd_cmd_domain_ok(arg, len) || memchr(arg, '@', len)) {
+        smtpd_reply(st, "501 Error: invalid parameter syntax");
         return RES_FAIL;
     }
     req = buf_new(64);
@@ -1156,6 +1460,48 @@ static void smtpd_junk(struct smtpd_state *st)
         st->errors++;
 }
 
+/*
+ * Once per session, as Postfix: input sent ahead of the reply to a command
+ * that RFC 2920 allows only last in a group, or by a client that did not
+ * say EHLO. The pending text is logged with \r, \n and other controls
+ * escaped.
+ */
+static void smtpd_log_pipelining(struct smtpd_state *st, int c)
+{
+    const char *data;
+    size_t n = stream_peek(st->s, &data);
+    struct buf *t;
+    size_t i;
+
+    if (st->ill_pipelining || n == 0)
+        return;
+    if (st->esmtp && c != C_HELO && c != C_EHLO && c != C_STARTTLS
+        && c != C_AUTH && c != C_DATA && c != C_NOOP && c != C_VRFY
+        && c != C_ETRN && c != C_QUIT)
+        return;
+    st->ill_pipelining = 1;
+    if (n > 100)
+        n = 100;
+    t = buf_new(n * 2 + 8);
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char) data[i];
+
+        if (ch == '\r')
+            buf_puts(t, "\\r");
+        else if (ch == '\n')
+            buf_puts(t, "\\n");
+        else if (ch == '\t')
+            buf_puts(t, "\\t");
+        else if (ch < 0x20 || ch >= 0x7f || ch == '\\')
+            buf_printf(t, "\\%03o", ch);
+        else
+            buf_putc(t, (int) ch);
+    }
+    msg_info("improper command pipelining after %s from %s: %s", st->where,
+             buf_str(st->namaddr), buf_str(t));
+    buf_free(t);
+}
+
 /* Commands an encrypt-level server takes before STARTTLS. */
 static int smtpd_pre_tls_ok(int c)
 {
@@ -1184,16 +1530,22 @@ static int smtpd_command(struct smtpd_state *st)
     if (smtpd_cmd_split(buf_str(st->line), buf_len(st->line), st->verb, &arg,
                         &len, st->reply)
         < 0) {
-        st->where = "UNKNOWN";
-        st->counts[C_UNKNOWN][1]++;
+        size_t k = 0;
+
+        /* Postfix counts no command for an empty or blank line. */
+        while (k < buf_len(st->line)
+               && isspace((unsigned char) st->line->data[k]))
+            k++;
+        if (k < buf_len(st->line)) {
+            st->where = "UNKNOWN";
+            st->counts[C_UNKNOWN][1]++;
+        }
         smtpd_send(st, buf_str(st->reply));
         return RES_FAIL;
     }
     for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
         if (strcmp(buf_str(st->verb), verbs[i].verb) == 0)
             c = verbs[i].counter;
-    if (c == C_AUTH && !var_smtpd_sasl_auth_enable)
-        c = C_UNKNOWN;
     st->where = c == C_UNKNOWN ? "UNKNOWN" : verbs[0].verb;
     for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
         if (verbs[i].counter == c)
@@ -1204,6 +1556,7 @@ static int smtpd_command(struct smtpd_state *st)
         && (!st->esmtp || (smtpd_discard_bits & EHLO_PIPELINING) || c == C_HELO
             || c == C_EHLO || c == C_STARTTLS))
         st->cl.pipelined = 1;
+    smtpd_log_pipelining(st, c);
     /* RFC 5321 3.1: after a 554 greeting only QUIT is served. */
     if (buf_len(st->conn_reject) && c != C_QUIT) {
         smtpd_reply(st, "503 5.7.0 Error: access denied for %s",
@@ -1263,8 +1616,13 @@ static int smtpd_command(struct smtpd_state *st)
         smtpd_reply(st, "221 2.0.0 Bye");
         st->counts[C_QUIT][0]++;
         return RES_END;
+    case C_AUTH:
+        /* SMTP AUTH comes with the auth issue; Postfix's reply when off. */
+        smtpd_reply(st, "503 5.5.1 Error: authentication not enabled");
+        r = RES_FAIL;
+        break;
     default:
-        smtpd_reply(st, "502 5.5.2 Error: command not recognized");
+        smtpd_reply(st, "500 5.5.2 Error: command not recognized");
         r = RES_FAIL;
         break;
     }
@@ -1380,6 +1738,7 @@ static void smtpd_serve(int fd, void *ctx)
     if (var_smtpd_client_port_logging)
         buf_printf(st->namaddr, ":%s", buf_str(st->port));
     msg_info("connect from %s", buf_str(st->namaddr));
+    st->bare_lf = smtpd_bare_lf_mode(st);
     smtpd_check_new_session(smtpd_chk);
     smtpd_new_instance(st);
 
@@ -1404,6 +1763,17 @@ static void smtpd_serve(int fd, void *ctx)
         buf_free(err);
         st->tls_active = 1;
     }
+    /* Per-client limits (anvil), after the wrapper-mode handshake. */
+    if (smtpd_anvil_connect(buf_str(st->name), buf_str(st->addr),
+                            buf_str(st->namaddr), st->reply)
+            < 0
+        || (st->tls_active && !st->tls.reused
+            && smtpd_anvil_tls_check(1, st->reply) < 0)) {
+        smtpd_send(st, buf_str(st->reply));
+        goto done;
+    }
+    if (st->tls_active)
+        smtpd_anvil_tls_done(st->tls.reused);
     smtpd_client_sync(st);
     if (smtpd_check_connect(smtpd_chk, &st->cl, &st->res)
         == SMTPD_CHECK_REPLY) {
@@ -1417,12 +1787,18 @@ static void smtpd_serve(int fd, void *ctx)
         int r =
             stream_read_line(st->s, st->line, (size_t) var_line_length_limit);
 
+        if (r < 0 && stream_reason(st->s) == STREAM_TOOLONG) {
+            /* As Postfix: the first line_length_limit bytes are the command. */
+            r = STREAM_LINE_CRLF;
+        }
+        if (r == STREAM_LINE_LF && st->bare_lf == BARE_LF_REJECT) {
+            smtpd_bare_lf_reject(st);
+            break;
+        }
         if (r < 0) {
             int why = stream_reason(st->s);
 
-            if (why == STREAM_TOOLONG) {
-                smtpd_reply(st, "500 5.5.2 Error: line too long");
-            } else if (why == STREAM_TIMEOUT) {
+            if (why == STREAM_TIMEOUT) {
                 smtpd_reply(st, "421 4.4.2 %s Error: timeout exceeded",
                             var_myhostname);
                 smtpd_flush(st);
@@ -1448,6 +1824,7 @@ static void smtpd_serve(int fd, void *ctx)
     }
 done:
     smtpd_flush(st);
+    smtpd_anvil_end();
     smtpd_log_disconnect(st);
     smtpd_state_free(st);
 }
@@ -1542,6 +1919,60 @@ static void smtpd_tls_setup(void)
     buf_free(err);
 }
 
+static void smtpd_bare_lf_setup(void)
+{
+    const char *v = var_smtpd_forbid_bare_newline;
+    struct argv *maps;
+    struct argv *warnings;
+    struct buf *err;
+    size_t i;
+
+    if (strcasecmp(v, "no") == 0 || v[0] == 0)
+        smtpd_bare_lf = BARE_LF_ALLOW;
+    else if (strcasecmp(v, "normalize") == 0 || strcasecmp(v, "yes") == 0)
+        smtpd_bare_lf = BARE_LF_NORMALIZE;
+    else if (strcasecmp(v, "reject") == 0)
+        smtpd_bare_lf = BARE_LF_REJECT;
+    else
+        msg_fatal("invalid smtpd_forbid_bare_newline value: \"%s\"", v);
+    if (smtpd_bare_lf == BARE_LF_ALLOW)
+        return;
+    maps = argv_new(2);
+    warnings = argv_new(2);
+    err = buf_new(64);
+    smtpd_bare_lf_exclusions = cidr_list_new(CIDR_LIST_MATCH);
+    if (cidr_list_parse(smtpd_bare_lf_exclusions,
+                        var_smtpd_forbid_bare_newline_exclusions, maps,
+                        warnings, err)
+        < 0)
+        msg_fatal("smtpd_forbid_bare_newline_exclusions: %s", buf_str(err));
+    for (i = 0; i < warnings->argc; i++)
+        msg_warn("smtpd_forbid_bare_newline_exclusions: %s", warnings->argv[i]);
+    for (i = 0; i < maps->argc; i++)
+        msg_warn("smtpd_forbid_bare_newline_exclusions: lookup table %s is "
+                 "not supported here; only network/mask entries count",
+                 maps->argv[i]);
+    argv_free(maps);
+    argv_free(warnings);
+    buf_free(err);
+}
+
+/* This client's smtpd_forbid_bare_newline (exclusions are exempt). */
+static int smtpd_bare_lf_mode(struct smtpd_state *st)
+{
+    struct cidr_addr a;
+
+    if (smtpd_bare_lf == BARE_LF_ALLOW || smtpd_bare_lf_exclusions == NULL)
+        return smtpd_bare_lf;
+    if (cidr_addr_parse(buf_str(st->addr), buf_len(st->addr), &a) == 0) {
+        if (cidr_addr_is_v4mapped(&a))
+            cidr_addr_unmap(&a);
+        if (cidr_list_match(smtpd_bare_lf_exclusions, &a, NULL))
+            return BARE_LF_ALLOW;
+    }
+    return smtpd_bare_lf;
+}
+
 static void smtpd_pre_jail(void *ctx)
 {
     struct buf *err = buf_new(64);
@@ -1550,9 +1981,16 @@ static void smtpd_pre_jail(void *ctx)
     smtpd_chk = smtpd_check_new(err);
     if (smtpd_chk == NULL)
         msg_fatal("%s", buf_str(err));
+    /* The per-client limits; their exception tables open before chroot. */
+    if (smtpd_anvil_init(err) < 0)
+        msg_fatal("%s", buf_str(err));
     buf_free(err);
     smtpd_tls_setup();
     smtpd_discard_setup();
+    smtpd_bare_lf_setup();
+    if (var_smtpd_reject_footer_maps[0])
+        smtpd_footer_maps = maps_create("smtpd_reject_footer_maps",
+                                        var_smtpd_reject_footer_maps, 0);
 }
 
 static void smtpd_pre_exit(void *ctx)
@@ -1564,6 +2002,13 @@ static void smtpd_pre_exit(void *ctx)
     if (smtpd_tls)
         tls_ctx_free(smtpd_tls);
     smtpd_tls = NULL;
+    if (smtpd_bare_lf_exclusions)
+        cidr_list_free(smtpd_bare_lf_exclusions);
+    smtpd_bare_lf_exclusions = NULL;
+    if (smtpd_footer_maps)
+        maps_free(smtpd_footer_maps);
+    smtpd_footer_maps = NULL;
+    smtpd_anvil_free();
 }
 
 int main(int argc, char **argv)

@@ -69,6 +69,7 @@ static const struct {
     {"reject_unauth_destination", ARG_NONE, 1},
     {"defer_unauth_destination", ARG_NONE, 1},
     {"permit_auth_destination", ARG_NONE, 0},
+    {"permit_mx_backup", ARG_NONE, 0},
     {"check_relay_domains", ARG_NONE, 1},
     {"reject_unauth_pipelining", ARG_NONE, 0},
     {"reject_non_fqdn_helo_hostname", ARG_NONE, 0},
@@ -98,6 +99,21 @@ static const struct {
     {"check_sender_access", ARG_MAP, 0},
     {"check_recipient_access", ARG_MAP, 0},
     {"check_etrn_access", ARG_MAP, 0},
+    {"check_client_a_access", ARG_MAP, 0},
+    {"check_client_mx_access", ARG_MAP, 0},
+    {"check_client_ns_access", ARG_MAP, 0},
+    {"check_reverse_client_a_access", ARG_MAP, 0},
+    {"check_reverse_client_mx_access", ARG_MAP, 0},
+    {"check_reverse_client_ns_access", ARG_MAP, 0},
+    {"check_helo_a_access", ARG_MAP, 0},
+    {"check_helo_mx_access", ARG_MAP, 0},
+    {"check_helo_ns_access", ARG_MAP, 0},
+    {"check_sender_a_access", ARG_MAP, 0},
+    {"check_sender_mx_access", ARG_MAP, 0},
+    {"check_sender_ns_access", ARG_MAP, 0},
+    {"check_recipient_a_access", ARG_MAP, 0},
+    {"check_recipient_mx_access", ARG_MAP, 0},
+    {"check_recipient_ns_access", ARG_MAP, 0},
     {"check_ccert_access", ARG_MAP, 0},
     {"check_sasl_access", ARG_MAP, 0},
     {"reject_rbl_client", ARG_DOMAIN, 0},
@@ -830,6 +846,366 @@ static int check_addr_access(struct smtpd_check *chk, const char *table,
     return ret;
 }
 
+/* ---- check_*_a_access, check_*_mx_access, check_*_ns_access ------------- */
+
+/*
+ * Apply the access(5) result VALUE of a DNS-derived key. OK (and a bare
+ * number) would let a listed name server or MX host permit any mail, so
+ * it is refused with a warning and counts as DUNNO, as Postfix does.
+ */
+static int server_action(struct smtpd_check *chk, const char *table,
+                         const char *restriction, const char *value,
+                         const char *reply_name, const char *class)
+{
+    size_t n = strcspn(value, " \t");
+
+    int code = n == 3 && (value[0] == '4' || value[0] == '5');
+
+    if ((n == 2 && strncasecmp(value, "OK", 2) == 0)
+        || (n > 0 && !code && strspn(value, "0123456789") == n)) {
+        msg_warn("access table %s: with %s specified, action %.*s is "
+                 "unavailable",
+                 table, restriction, (int) n, value);
+        return CK_DUNNO;
+    }
+    return access_action(chk, table, value, reply_name, class);
+}
+
+/* ADDRS (text addresses) looked up as client addresses in TABLE. */
+static int server_addrs_access(struct smtpd_check *chk, const char *table,
+                               const char *restriction, struct argv *addrs,
+                               const char *reply_name, const char *class)
+{
+    struct maps *m = get_maps(chk, table);
+    struct buf *v = buf_new(64);
+    int ret = CK_DUNNO;
+
+    for (size_t i = 0; i < addrs->argc && ret == CK_DUNNO; i++) {
+        switch (maps_search_access_ip(m, addrs->argv[i], v)) {
+        case LOOKUP_FOUND:
+            ret = server_action(chk, table, restriction, buf_str(v), reply_name,
+                                class);
+            break;
+        case LOOKUP_NOTFOUND:
+            break;
+        default:
+            ret = lookup_error(chk, m);
+        }
+    }
+    buf_free(v);
+    return ret;
+}
+
+/* A DNS lookup for a server check failed for now: defer_if_reject. */
+static void server_tempfail(struct smtpd_check *chk, const char *what,
+                            const char *name)
+{
+    client_subject(chk);
+    msg_warn("%s: unable to look up %s for %s", buf_str(chk->tmp), what, name);
+    chk->dir = 1;
+}
+
+/*
+ * TYPE SMTPD_DNS_ADDR: the addresses of DOMAIN; SMTPD_DNS_MX: its MX hosts
+ * (DOMAIN itself when it has no MX record), SMTPD_DNS_NS: its name servers
+ * (those of the closest parent domain that has some), each host by name
+ * and then by each of its addresses. Replies name REPLY_NAME.
+ */
+static int server_access(struct smtpd_check *chk, const char *restriction,
+                         const char *table, int type, const char *domain,
+                         const char *reply_name, const char *class)
+{
+    struct argv *hosts, *addrs;
+    const char *name = domain;
+    int st, ret = CK_DUNNO;
+
+    if (!domain || !*domain || strcmp(domain, "unknown") == 0
+        || is_literal(domain) || is_ip(domain))
+        return CK_DUNNO;
+    if (!chk->dns.records) {
+        server_tempfail(chk, "DNS records", domain);
+        return CK_DUNNO;
+    }
+    if (type == SMTPD_DNS_ADDR) {
+        addrs = argv_new(4);
+        st = chk->dns.records(domain, SMTPD_DNS_ADDR, addrs);
+        if (st == 2)
+            ret = server_addrs_access(chk, table, restriction, addrs,
+                                      reply_name, class);
+        else if (st == 4)
+            server_tempfail(chk, "address", domain);
+        argv_free(addrs);
+        return ret;
+    }
+    hosts = argv_new(4);
+    for (;;) {
+        argv_truncate(hosts, 0);
+        st = chk->dns.records(name, type, hosts);
+        if (st != 5 || type != SMTPD_DNS_NS || !strchr(name, '.'))
+            break;
+        name = strchr(name, '.') + 1;
+    }
+    if (st == 4) {
+        server_tempfail(chk, type == SMTPD_DNS_MX ? "MX host" : "name server",
+                        domain);
+        argv_free(hosts);
+        return CK_DUNNO;
+    }
+    if (st != 2) {
+        argv_truncate(hosts, 0);
+        if (type == SMTPD_DNS_MX)
+            argv_add(hosts, "0 ");
+    }
+    if (type == SMTPD_DNS_MX) {
+        /* "PREF HOST": keep the host; no MX at all means DOMAIN. */
+        struct argv *names = argv_new(hosts->argc + 1);
+        for (size_t i = 0; i < hosts->argc; i++) {
+            const char *h = strchr(hosts->argv[i], ' ');
+            h = h ? h + 1 : hosts->argv[i];
+            argv_add(names, *h ? h : (st == 2 ? "" : domain));
+        }
+        argv_free(hosts);
+        hosts = names;
+    }
+    for (size_t i = 0; i < hosts->argc && ret == CK_DUNNO; i++) {
+        const char *host = hosts->argv[i];
+        struct maps *m = get_maps(chk, table);
+        struct buf *v;
+
+        if (!*host || strcmp(host, ".") == 0)
+            continue; /* a null MX */
+        v = buf_new(64);
+        switch (maps_search_access_host(m, host, "smtpd_access_maps", v)) {
+        case LOOKUP_FOUND:
+            ret = server_action(chk, table, restriction, buf_str(v), reply_name,
+                                class);
+            break;
+        case LOOKUP_NOTFOUND:
+            break;
+        default:
+            ret = lookup_error(chk, m);
+        }
+        buf_free(v);
+        if (ret != CK_DUNNO)
+            break;
+        addrs = argv_new(4);
+        st = chk->dns.records(host, SMTPD_DNS_ADDR, addrs);
+        if (st == 2)
+            ret = server_addrs_access(chk, table, restriction, addrs,
+                                      reply_name, class);
+        else if (st == 4)
+            server_tempfail(chk, "address", host);
+        argv_free(addrs);
+    }
+    argv_free(hosts);
+    return ret;
+}
+
+/* ---- permit_mx_backup --------------------------------------------------- */
+
+static int relay_check(struct smtpd_check *chk, int how);
+
+/* Is ADDR (text) an address of this machine (inet/proxy_interfaces)? */
+static int addr_is_ours(struct smtpd_check *chk, const char *addr)
+{
+    struct buf *lit = buf_new(64);
+    enum resolve_class cls;
+    int ours;
+
+    /* The resolver knows our addresses: [addr] is then a local domain. */
+    buf_printf(lit, strchr(addr, ':') ? "[ipv6:%s]" : "[%s]", addr);
+    ours =
+        resolve_domain_class(chk->resolver, buf_str(lit), &cls) == LOOKUP_FOUND
+        && cls == RESOLVE_CLASS_LOCAL;
+    buf_free(lit);
+    return ours;
+}
+
+/* Does every address in ADDRS match permit_mx_backup_networks? */
+static int mx_backup_networks_match(struct argv *addrs)
+{
+    struct cidr_list *nets = cidr_list_new(CIDR_LIST_MATCH);
+    struct argv *maps = argv_new(2);
+    struct buf *err = buf_new(64);
+    int ok = addrs->argc > 0;
+
+    if (cidr_list_parse(nets, var_permit_mx_backup_networks, maps, NULL, err)
+        < 0) {
+        msg_warn("permit_mx_backup_networks: %s", buf_str(err));
+        ok = 0;
+    } else if (maps->argc > 0) {
+        msg_warn("permit_mx_backup_networks: lookup tables (%s) are not "
+                 "supported; not permitting",
+                 maps->argv[0]);
+        ok = 0;
+    }
+    for (size_t i = 0; i < addrs->argc && ok; i++) {
+        struct cidr_addr a;
+
+        if (cidr_addr_parse(addrs->argv[i], strlen(addrs->argv[i]), &a) != 0)
+            ok = 0;
+        else
+            ok = cidr_list_match(nets, &a, NULL);
+    }
+    cidr_list_free(nets);
+    argv_free(maps);
+    buf_free(err);
+    return ok;
+}
+
+/*
+ * OK when the recipient domain is an authorized destination, or when this
+ * machine is a backup (not the primary) MX host of the domain; with
+ * permit_mx_backup_networks, only when every address of every better MX
+ * host is in those networks. Never for sender-specified routing.
+ */
+static int mx_backup(struct smtpd_check *chk)
+{
+    const char *rcpt = chk->c->recipient;
+    const char *dom = addr_domain(rcpt);
+    struct argv *mx, *addrs;
+    long best_ours = -1, primary = -1;
+    int ret, st, temp = 0;
+
+    if (!rcpt || !dom || !*dom)
+        return CK_DUNNO;
+    if ((ret = relay_check(chk, 0)) != CK_DUNNO)
+        return ret;
+    if (strcspn(rcpt, "@%!") < (size_t) (dom - 1 - rcpt) || is_literal(dom)
+        || is_ip(dom))
+        return CK_DUNNO;
+    if (!chk->dns.records) {
+        server_tempfail(chk, "DNS records", dom);
+        return CK_DUNNO;
+    }
+    mx = argv_new(4);
+    st = chk->dns.records(dom, SMTPD_DNS_MX, mx);
+    if (st != 2) {
+        if (st == 4)
+            server_tempfail(chk, "MX host", dom);
+        argv_free(mx);
+        return CK_DUNNO;
+    }
+    /* "PREF HOST" sorted by preference: find our best preference. */
+    for (size_t i = 0; i < mx->argc; i++) {
+        char *host;
+        long pref = strtol(mx->argv[i], &host, 10);
+        int ours = 0;
+
+        while (*host == ' ')
+            host++;
+        if (primary < 0 || pref < primary)
+            primary = pref;
+        if (!*host || strcmp(host, ".") == 0)
+            continue;
+        if (strcasecmp(host, var_myhostname) == 0) {
+            ours = 1;
+        } else {
+            addrs = argv_new(4);
+            st = chk->dns.records(host, SMTPD_DNS_ADDR, addrs);
+            if (st == 4)
+                temp = 1;
+            for (size_t k = 0; st == 2 && k < addrs->argc && !ours; k++)
+                ours = addr_is_ours(chk, addrs->argv[k]);
+            argv_free(addrs);
+        }
+        if (ours && (best_ours < 0 || pref < best_ours))
+            best_ours = pref;
+    }
+    ret = CK_DUNNO;
+    if (best_ours < 0) {
+        if (temp)
+            server_tempfail(chk, "MX host address", dom);
+    } else if (best_ours > primary) {
+        ret = CK_OK;
+        /* The better MX hosts must all be in permit_mx_backup_networks. */
+        for (size_t i = 0;
+             i < mx->argc && ret == CK_OK && *var_permit_mx_backup_networks;
+             i++) {
+            char *host;
+            long pref = strtol(mx->argv[i], &host, 10);
+
+            while (*host == ' ')
+                host++;
+            if (pref >= best_ours)
+                break;
+            addrs = argv_new(4);
+            st = chk->dns.records(host, SMTPD_DNS_ADDR, addrs);
+            if (st == 4)
+                server_tempfail(chk, "MX host address", host);
+            if (st != 2 || !mx_backup_networks_match(addrs))
+                ret = CK_DUNNO;
+            argv_free(addrs);
+        }
+    }
+    argv_free(mx);
+    return ret;
+}
+
+/* check_{client,reverse_client,helo,sender,recipient}_{a,mx,ns}_access. */
+static int server_check(struct smtpd_check *chk, const char *name,
+                        const char *arg, int *handled)
+{
+    static const struct {
+        const char *prefix;
+        const char *class;
+    } subjects[] = {
+        {"check_client_", "Client host"},
+        {"check_reverse_client_", "Client host"},
+        {"check_helo_", "Helo command"},
+        {"check_sender_", "Sender address"},
+        {"check_recipient_", "Recipient address"},
+    };
+    static const struct {
+        const char *suffix;
+        int type;
+    } kinds[] = {
+        {"a_access", SMTPD_DNS_ADDR},
+        {"mx_access", SMTPD_DNS_MX},
+        {"ns_access", SMTPD_DNS_NS},
+    };
+    const struct smtpd_client *c = chk->c;
+
+    *handled = 0;
+    for (size_t i = 0; i < sizeof(subjects) / sizeof(subjects[0]); i++) {
+        size_t pl = strlen(subjects[i].prefix);
+
+        if (strncasecmp(name, subjects[i].prefix, pl) != 0)
+            continue;
+        for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+            const char *domain = NULL, *reply_name = NULL;
+            char *namaddr = NULL;
+            int ret;
+
+            if (strcasecmp(name + pl, kinds[k].suffix) != 0)
+                continue;
+            *handled = 1;
+            switch (i) {
+            case 0:
+            case 1:
+                domain = i == 0 ? c->name : c->reverse_name;
+                client_subject(chk);
+                namaddr = mem_strdup(buf_str(chk->tmp));
+                reply_name = namaddr;
+                break;
+            case 2:
+                domain = reply_name = c->helo;
+                break;
+            case 3:
+            case 4:
+                reply_name = i == 3 ? c->sender : c->recipient;
+                domain = addr_domain(reply_name);
+                break;
+            }
+            ret = server_access(chk, name, arg, kinds[k].type, domain,
+                                reply_name, subjects[i].class);
+            mem_free(namaddr);
+            return ret;
+        }
+    }
+    return CK_DUNNO;
+}
+
 /* reject_unauth_destination and friends: the recipient's class. */
 static int relay_check(struct smtpd_check *chk, int how)
 {
@@ -1335,6 +1711,8 @@ static int eval_one(struct smtpd_check *chk, const char *name, const char *arg)
         return relay_check(chk, 1);
     if (NAME("defer_unauth_destination"))
         return relay_check(chk, 2);
+    if (NAME("permit_mx_backup"))
+        return mx_backup(chk);
     if (NAME("permit_auth_destination"))
         return relay_check(chk, 0);
     if (NAME("reject_unauth_pipelining")) {
@@ -1454,6 +1832,12 @@ static int eval_one(struct smtpd_check *chk, const char *name, const char *arg)
         return check_addr_access(chk, arg, c->sender, "Sender address");
     if (NAME("check_recipient_access"))
         return check_addr_access(chk, arg, c->recipient, "Recipient address");
+    {
+        int handled;
+        ret = server_check(chk, name, arg, &handled);
+        if (handled)
+            return ret;
+    }
     if (NAME("check_etrn_access"))
         return c->etrn_domain ? check_host_access(chk, arg, c->etrn_domain,
                                                   NULL, "Etrn command")

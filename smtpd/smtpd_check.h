@@ -36,9 +36,20 @@
  * accumulate per transaction in struct smtpd_check_actions; smtpd passes
  * them to cleanup and clears them with smtpd_check_reset().
  *
- * DNS: reject_unknown_*, reject_*_rbl_*, permit_dnswl_client go through
- * the lookup functions in struct smtpd_check_dns (the system resolver with
- * timeouts by default; unit tests put their own in).
+ * DNS: reject_unknown_*, reject_*_rbl_*, permit_dnswl_client,
+ * check_{client,reverse_client,helo,sender,recipient}_{a,mx,ns}_access and
+ * permit_mx_backup go through the lookup functions in struct
+ * smtpd_check_dns (the system resolver with timeouts by default; unit
+ * tests put their own in). The _a/_mx/_ns checks look up the addresses,
+ * the MX hosts (the domain itself without MX) or the name servers (of
+ * the closest enclosing domain that has some) of the name, then each host
+ * by name and by address in the table; OK is not allowed there (logged,
+ * counts as DUNNO); a DNS failure is defer_if_reject. permit_mx_backup
+ * permits authorized destinations, and domains whose MX list names this
+ * machine (myhostname or an inet_interfaces/proxy_interfaces address)
+ * below the primary; with permit_mx_backup_networks every address of
+ * every better MX host must be in those networks (CIDR lists and /files;
+ * type:table entries are not supported and never permit).
  *
  * Errors: a table lookup that fails or a policy server that does not
  * answer gives "451 4.3.5 Server configuration error" (and a warning with
@@ -50,6 +61,7 @@
 
 #include <stddef.h>
 
+struct argv;
 struct buf;
 struct smtpd_check;
 
@@ -106,7 +118,19 @@ struct smtpd_check_dns {
     /* Look NAME up as an RBL query (A records); TEXT gets the TXT answer when
      * asked. */
     int (*rbl)(const char *name, struct buf *addrs, struct buf *text);
+    /*
+     * The records of TYPE for NAME appended to OUT, one string each (for
+     * check_*_a_access, check_*_mx_access, check_*_ns_access):
+     * SMTPD_DNS_ADDR the A and AAAA addresses as text; SMTPD_DNS_MX
+     * "PREF HOST" sorted by preference; SMTPD_DNS_NS host names. A table
+     * without it (NULL) makes every such lookup a temporary failure.
+     */
+    int (*records)(const char *name, int type, struct argv *out);
 };
+
+#define SMTPD_DNS_ADDR 1
+#define SMTPD_DNS_MX   2
+#define SMTPD_DNS_NS   3
 
 /* Open every table; NULL with ERR on a configuration error. */
 struct smtpd_check *smtpd_check_new(struct buf *err);

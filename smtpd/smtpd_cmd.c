@@ -172,6 +172,15 @@ static int is_digits(const char *s)
     return 1;
 }
 
+/* Postfix names the whole parameter, "NAME=VALUE", in this reply. */
+static void unsupported(struct buf *reply, const char *name, const char *value)
+{
+    if (value)
+        buf_setf(reply, "555 5.5.4 Unsupported option: %s=%s", name, value);
+    else
+        buf_setf(reply, "555 5.5.4 Unsupported option: %s", name);
+}
+
 int smtpd_cmd_mail(const char *arg, size_t len,
                    const struct smtpd_cmd_opts *opts, struct smtpd_mail *m,
                    struct buf *reply)
@@ -212,7 +221,8 @@ int smtpd_cmd_mail(const char *arg, size_t len,
             char *end;
             unsigned long long n;
 
-            if (!is_digits(value) || m->size >= 0) {
+            /* A repeated SIZE replaces the first, as in Postfix. */
+            if (!is_digits(value)) {
                 buf_set(reply, "501 5.5.4 Bad message size syntax");
                 goto out;
             }
@@ -230,13 +240,12 @@ int smtpd_cmd_mail(const char *arg, size_t len,
             else if (value && strcasecmp(value, "7BIT") == 0)
                 m->body = SMTPD_BODY_7BIT;
             else {
-                buf_setf(reply, "501 5.5.4 Bad BODY keyword: %s",
-                         value ? value : "");
+                unsupported(reply, name, value);
                 goto out;
             }
         } else if (strcasecmp(name, "SMTPUTF8") == 0 && opts->smtputf8) {
             if (value != NULL) {
-                buf_set(reply, "501 5.5.4 Bad SMTPUTF8 parameter syntax");
+                unsupported(reply, name, value);
                 goto out;
             }
             m->smtputf8 = 1;
@@ -269,7 +278,7 @@ int smtpd_cmd_mail(const char *arg, size_t len,
                 goto out;
             }
         } else {
-            buf_setf(reply, "555 5.5.4 Unsupported option: %s", name);
+            unsupported(reply, name, value);
             goto out;
         }
     }
@@ -385,7 +394,7 @@ int smtpd_cmd_rcpt(const char *arg, size_t len,
             }
             have_orcpt = 1;
         } else {
-            buf_setf(reply, "555 5.5.4 Unsupported option: %s", name);
+            unsupported(reply, name, value);
             goto out;
         }
     }
@@ -425,7 +434,8 @@ int smtpd_cmd_bdat(const char *arg, size_t len, long long *size, int *last,
     *size = (long long) n;
     return 0;
 bad:
-    buf_set(reply, "501 5.5.4 Syntax: BDAT count [LAST]");
+    /* The chunk cannot be skipped: the caller hangs up, as Postfix does. */
+    buf_set(reply, "521 5.5.4 Syntax: BDAT count [LAST]");
     return -1;
 }
 

@@ -1,6 +1,7 @@
 /*
  * smtpd_dns.c - the system resolver behind smtpd's DNS restrictions
- * (reject_unknown_*, reject_rbl_client and friends).
+ * (reject_unknown_*, reject_rbl_client and friends, check_*_{a,mx,ns}_access,
+ * permit_mx_backup).
  *
  * Each query uses its own resolver state with a short retransmission
  * time-out and few tries, so a query is bounded to a few seconds. Answers
@@ -13,8 +14,11 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <resolv.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "argv.h"
 #include "buf.h"
 #include "smtpd_check.h"
 #include "smtpd_dns.h"
@@ -156,9 +160,133 @@ int smtpd_dns_rbl(const char *name, struct buf *addrs, struct buf *text)
     return st;
 }
 
+/* One MX record, for sorting by preference. */
+struct dns_mx {
+    unsigned pref;
+    char host[NS_MAXDNAME];
+};
+
+static int dns_mx_cmp(const void *a, const void *b)
+{
+    const struct dns_mx *x = a, *y = b;
+
+    return x->pref < y->pref ? -1 : x->pref > y->pref;
+}
+
+/*
+ * The A, AAAA, MX or NS records of NAME appended to OUT as text (see
+ * smtpd_dns.h). Names in MX and NS data may be compressed: they are
+ * expanded against the whole answer, with dn_expand's bounds checks.
+ */
+static int dns_records_one(const char *name, int type, struct argv *out)
+{
+    struct __res_state rs;
+    unsigned char ans[DNS_ANSWER_MAX];
+    struct dns_mx *mx = NULL;
+    size_t nmx = 0;
+    int len, off, qd, an, found = 0, ret = 4;
+
+    memset(&rs, 0, sizeof(rs));
+    if (res_ninit(&rs) < 0)
+        return 4;
+    rs.retrans = 2;
+    rs.retry = 2;
+    len = res_nquery(&rs, name, ns_c_in, type, ans, sizeof(ans));
+    if (len < 0) {
+        int herr = rs.res_h_errno;
+        res_nclose(&rs);
+        return (herr == HOST_NOT_FOUND || herr == NO_DATA) ? 5 : 4;
+    }
+    res_nclose(&rs);
+    if (len < 12 || len > (int) sizeof(ans))
+        return 4;
+    qd = (ans[4] << 8) | ans[5];
+    an = (ans[6] << 8) | ans[7];
+    off = 12;
+    while (qd-- > 0) {
+        if ((off = dns_skip_name(ans, len, off)) < 0 || off + 4 > len)
+            return 4;
+        off += 4;
+    }
+    if (type == ns_t_mx)
+        mx = calloc((size_t) an + 1, sizeof(*mx));
+    while (an-- > 0) {
+        int rtype, rdlen;
+        char text[NS_MAXDNAME];
+
+        if ((off = dns_skip_name(ans, len, off)) < 0 || off + 10 > len)
+            goto out;
+        rtype = (ans[off] << 8) | ans[off + 1];
+        rdlen = (ans[off + 8] << 8) | ans[off + 9];
+        off += 10;
+        if (off + rdlen > len)
+            goto out;
+        if (rtype == type) {
+            const unsigned char *rd = ans + off;
+
+            if (type == ns_t_a && rdlen == 4
+                && inet_ntop(AF_INET, rd, text, sizeof(text))) {
+                argv_add(out, text);
+                found = 1;
+            } else if (type == ns_t_aaaa && rdlen == 16
+                       && inet_ntop(AF_INET6, rd, text, sizeof(text))) {
+                argv_add(out, text);
+                found = 1;
+            } else if (type == ns_t_ns
+                       && dn_expand(ans, ans + len, rd, text, sizeof(text))
+                              == rdlen) {
+                argv_add(out, text);
+                found = 1;
+            } else if (type == ns_t_mx && mx && rdlen > 2
+                       && dn_expand(ans, ans + len, rd + 2, mx[nmx].host,
+                                    sizeof(mx[nmx].host))
+                              == rdlen - 2) {
+                mx[nmx++].pref = (unsigned) ((rd[0] << 8) | rd[1]);
+                found = 1;
+            } else {
+                goto out; /* malformed data of the type asked for */
+            }
+        }
+        off += rdlen;
+    }
+    if (mx && nmx > 0) {
+        qsort(mx, nmx, sizeof(*mx), dns_mx_cmp);
+        for (size_t i = 0; i < nmx; i++) {
+            char text[NS_MAXDNAME + 8];
+
+            snprintf(text, sizeof(text), "%u %s", mx[i].pref, mx[i].host);
+            argv_add(out, text);
+        }
+    }
+    ret = found ? 2 : 5;
+out:
+    free(mx);
+    return ret;
+}
+
+int smtpd_dns_records(const char *name, int type, struct argv *out)
+{
+    int st, st6;
+
+    switch (type) {
+    case SMTPD_DNS_ADDR:
+        st = dns_records_one(name, ns_t_a, out);
+        st6 = dns_records_one(name, ns_t_aaaa, out);
+        if (st == 2 || st6 == 2)
+            return 2;
+        return st == 4 || st6 == 4 ? 4 : 5;
+    case SMTPD_DNS_MX:
+        return dns_records_one(name, ns_t_mx, out);
+    case SMTPD_DNS_NS:
+        return dns_records_one(name, ns_t_ns, out);
+    }
+    return 4;
+}
+
 static const struct smtpd_check_dns dns_default = {
     smtpd_dns_host_or_mx,
     smtpd_dns_rbl,
+    smtpd_dns_records,
 };
 
 const struct smtpd_check_dns *smtpd_dns_default(void)

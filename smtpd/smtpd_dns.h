@@ -11,6 +11,7 @@
 #ifndef POSTERN_SMTPD_DNS_H
 #define POSTERN_SMTPD_DNS_H
 
+struct argv;
 struct buf;
 struct smtpd_check_dns;
 
@@ -24,5 +25,11 @@ int smtpd_dns_host_or_mx(const char *name);
  * with TEXT not NULL, the TXT record text appended to TEXT.
  */
 int smtpd_dns_rbl(const char *name, struct buf *addrs, struct buf *text);
+/*
+ * The records of TYPE (SMTPD_DNS_ADDR, _MX or _NS of smtpd_check.h) of
+ * NAME appended to OUT: addresses as text, "PREF HOST" by preference, host
+ * names.
+ */
+int smtpd_dns_records(const char *name, int type, struct argv *out);
 
 #endif

@@ -186,7 +186,7 @@ def connect(port, source="127.0.0.1", ehlo="client.example.test"):
 
 
 def queued_id(reply):
-    m = re.match(r"^250 2\.0\.0 Ok: queued as (\S+)$", reply)
+    m = re.match(r"^250 2\.0\.0 Ok: (?:\d+ bytes )?queued as (\S+)$", reply)
     assert m, reply
     return m.group(1)
 
@@ -277,8 +277,10 @@ def test_ehlo_keywords_in_postfix_order(smtpd):
         f"250-{MYHOST}", "250-PIPELINING", "250-SIZE 200000",
         "250-ENHANCEDSTATUSCODES", "250-8BITMIME", "250 SMTPUTF8"]
     assert c.cmd("MAIL FROM:<a@example.org> RET=FULL") == \
-        "555 5.5.4 Unsupported option: RET"
-    assert c.cmd("BDAT 0 LAST") == "502 5.5.2 Error: command not recognized"
+        "555 5.5.4 Unsupported option: RET=FULL"
+    # As Postfix: the chunk cannot be told from commands, so it hangs up.
+    assert c.cmd("BDAT 0 LAST") == "521 5.5.1 Error: command not implemented"
+    assert c.closed()
     c.close()
     # STARTTLS is offered only with a certificate.
     c = connect(smtpd.ports.tls, ehlo=None)
@@ -299,8 +301,8 @@ def test_reply_codes(smtpd):
     c = connect(smtpd.ports.main)
     assert c.cmd("NOOP") == "250 2.0.0 Ok"
     assert c.cmd("RSET") == "250 2.0.0 Ok"
-    assert c.cmd("HELP") == "502 5.5.2 Error: command not recognized"
-    assert c.cmd("FOOBAR x") == "502 5.5.2 Error: command not recognized"
+    assert c.cmd("HELP") == "500 5.5.2 Error: command not recognized"
+    assert c.cmd("FOOBAR x") == "500 5.5.2 Error: command not recognized"
     assert c.cmd("RCPT TO:<a@example.test>") == \
         "503 5.5.1 Error: need MAIL command"
     assert c.cmd("DATA") == "503 5.5.1 Error: need RCPT command"
@@ -309,7 +311,7 @@ def test_reply_codes(smtpd):
     assert c.cmd("MAIL FROM:<a@example.org> SIZE=999999999") == \
         "552 5.3.4 Message size exceeds fixed limit"
     assert c.cmd("MAIL FROM:<a@example.org> XYZ=1") == \
-        "555 5.5.4 Unsupported option: XYZ"
+        "555 5.5.4 Unsupported option: XYZ=1"
     assert c.cmd("MAIL FROM:<a@example.org>") == "250 2.1.0 Ok"
     assert c.cmd("MAIL FROM:<a@example.org>") == \
         "503 5.5.1 Error: nested MAIL command"
@@ -320,11 +322,11 @@ def test_reply_codes(smtpd):
     assert c.cmd("RCPT TO:<a@example.test>") == "250 2.1.5 Ok"
     assert c.cmd("DATA x") == "501 5.5.4 Syntax: DATA"
     assert c.cmd("VRFY a@example.test") == "252 2.0.0 a@example.test"
-    assert c.cmd("VRFY") == "501 5.5.4 Syntax: VRFY address"
+    assert c.cmd("VRFY") == "501 5.5.4 Syntax: VRFY address [SMTPUTF8]"
     assert c.cmd("ETRN example.test") == \
-        "503 5.5.1 Error: MAIL transaction in progress"
+        "503 Error: MAIL transaction in progress"
     assert c.cmd("RSET") == "250 2.0.0 Ok"
-    assert c.cmd("ETRN") == "500 5.5.2 Syntax: ETRN domain"
+    assert c.cmd("ETRN") == "500 Syntax: ETRN domain"
     assert c.cmd("ETRN example.test") == "250 Queuing started"
     assert c.cmd("STARTTLS") == "502 5.5.1 Error: command not implemented"
     assert c.cmd("HELO") == "501 Syntax: HELO hostname"
@@ -406,7 +408,8 @@ def test_relay_control_mynetworks_and_outside(smtpd):
 
 def test_long_line_nul_bytes_and_bare_lf(smtpd):
     c = connect(smtpd.ports.main)
-    assert c.cmd("NOOP " + "x" * 10240) == "500 5.5.2 Error: line too long"
+    # As Postfix: the first line_length_limit bytes are the command.
+    assert c.cmd("NOOP " + "x" * 10240) == "250 2.0.0 Ok"
     assert c.cmd("NOOP") == "250 2.0.0 Ok"
     c.send(b"NO\0OP\r\n")
     assert c.reply() == "500 5.5.2 Error: bad syntax"
@@ -483,8 +486,8 @@ def test_hard_error_limit(smtpd):
     mark = len(smtpd.log_text())
     c = connect(smtpd.ports.strict, ehlo=None)
     for _ in range(3):
-        assert c.cmd("BOGUS") == "502 5.5.2 Error: command not recognized"
-    assert c.cmd("BOGUS") == "502 5.5.2 Error: command not recognized"
+        assert c.cmd("BOGUS") == "500 5.5.2 Error: command not recognized"
+    assert c.cmd("BOGUS") == "500 5.5.2 Error: command not recognized"
     assert c.reply() == f"421 4.7.0 {MYHOST} Error: too many errors"
     assert c.closed()
     assert wait_for(lambda: "too many errors after UNKNOWN from" in
@@ -505,7 +508,7 @@ def test_recipient_limit_and_size_limit(smtpd):
     c.cmd("RCPT TO:<a@example.test>")
     assert c.cmd("DATA").startswith("354")
     c.send("Subject: big\r\n\r\n" + ("z" * 999 + "\r\n") * 300 + ".\r\n")
-    assert c.reply() == "552 5.3.4 Message size exceeds fixed limit"
+    assert c.reply() == "552 5.3.4 Error: message file too big"
     assert c.cmd("NOOP") == "250 2.0.0 Ok"
     c.close()
     assert wait_for(lambda: no_temp_files(smtpd))
@@ -518,8 +521,8 @@ def test_bdat_chunking(smtpd):
     c.send("BDAT 5\r\nhello")
     assert c.reply() == "503 5.5.1 Error: need RCPT command"
     c.send("BDAT 3 LAST\r\nabc")
-    assert c.reply() == "503 5.5.1 Error: need RCPT command"
-    assert c.cmd("BDAT x") == "501 5.5.4 Syntax: BDAT count [LAST]"
+    assert c.reply() == "551 5.0.0 Discarded 3 bytes after earlier error"
+    # A bad BDAT ends the session, as Postfix's does (see below).
     c.cmd("MAIL FROM:<chunk@example.org>")
     c.cmd("RCPT TO:<a@example.test>")
     part1 = b"Subject: chunks\r\n\r\nfirst "
@@ -532,6 +535,9 @@ def test_bdat_chunking(smtpd):
     c.close()
     qf = incoming(smtpd, qid)
     assert qf.body_lines == ["first line", ".not stuffed", "last"]
+    c = connect(smtpd.ports.main)
+    assert c.cmd("BDAT x") == "521 5.5.4 Syntax: BDAT count [LAST]"
+    assert c.closed()
 
 
 def test_starttls_with_swaks(smtpd):
@@ -549,7 +555,8 @@ def test_starttls_with_swaks(smtpd):
     assert m, res.stdout
     qf = incoming(smtpd, m.group(1))
     text = "\n".join(qf.header_lines[:5])
-    assert re.search(r"^\t\(using TLSv1\.[23] with cipher \S+ \(\d+/\d+ bits\)\)$",
+    assert re.search(r"^\t\(using TLSv1\.[23] with cipher \S+ \(\d+/\d+ bits\)"
+                     r"\n\t key-exchange \S+ server-signature .*\)$",
                      text, re.M), text
     assert "with ESMTPS id" in text
     assert qf.attrs.get("protocol_name") == "ESMTPS"
@@ -744,7 +751,7 @@ def test_soft_error_limit_and_junk_commands(smtpd):
         reply, took = timed(c, "NOOP")
         assert reply == "250 2.0.0 Ok" and took < 0.8, (reply, took)
     reply, took = timed(c, "BOGUS")
-    assert reply == "502 5.5.2 Error: command not recognized"
+    assert reply == "500 5.5.2 Error: command not recognized"
     assert took >= 0.9, took
     reply, took = timed(c, "NOOP")
     assert reply == "250 2.0.0 Ok" and took >= 0.9, took

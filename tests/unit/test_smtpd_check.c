@@ -88,7 +88,52 @@ static int fake_rbl(const char *name, struct buf *addrs, struct buf *text)
     return fake_zone[i].status;
 }
 
-static const struct smtpd_check_dns fake_dns = {fake_host_or_mx, fake_rbl};
+/* Records for check_*_{a,mx,ns}_access: values separated by ','. */
+static const struct {
+    const char *name;
+    int type;
+    int status;
+    const char *values;
+} fake_records_zone[] = {
+    {"spam.test", SMTPD_DNS_MX, 2, "10 mx1.spamhost.test,20 mx2.spamhost.test"},
+    {"mx1.spamhost.test", SMTPD_DNS_ADDR, 2, "198.51.100.1"},
+    {"mx2.spamhost.test", SMTPD_DNS_ADDR, 2, "198.51.100.2,2001:db8::2"},
+    {"sender.test", SMTPD_DNS_ADDR, 2, "192.0.2.50"},
+    {"ns.test", SMTPD_DNS_NS, 2, "ns1.bad-ns.test"},
+    {"ns1.bad-ns.test", SMTPD_DNS_ADDR, 2, "203.0.113.5"},
+    {"nullmx.test", SMTPD_DNS_MX, 2, "0 "},
+    {"backup.test", SMTPD_DNS_MX, 2,
+     "10 primary.backup.test,20 mx.example.com"},
+    {"primary.backup.test", SMTPD_DNS_ADDR, 2, "198.51.100.7"},
+    {"weprimary.test", SMTPD_DNS_MX, 2, "10 mx.example.com,20 spam.test"},
+    {"loop.test", SMTPD_DNS_MX, 2,
+     "5 primary.backup.test,7 mx2.spamhost.test,9 lo.loop.test"},
+    {"lo.loop.test", SMTPD_DNS_ADDR, 2, "192.0.2.99,::1"},
+    {"notus.test", SMTPD_DNS_MX, 2, "10 primary.backup.test"},
+    {"tempfail.test", SMTPD_DNS_MX, 4, NULL},
+    {"tempfail.test", SMTPD_DNS_NS, 4, NULL},
+    {"tempfail.test", SMTPD_DNS_ADDR, 4, NULL},
+};
+
+static int fake_records(const char *name, int type, struct argv *out)
+{
+    for (size_t i = 0; i < NCASES(fake_records_zone); i++) {
+        if (strcasecmp(fake_records_zone[i].name, name) != 0
+            || fake_records_zone[i].type != type)
+            continue;
+        if (fake_records_zone[i].values) {
+            struct argv *v = argv_split(fake_records_zone[i].values, ",");
+            for (size_t k = 0; k < v->argc; k++)
+                argv_add(out, v->argv[k]);
+            argv_free(v);
+        }
+        return fake_records_zone[i].status;
+    }
+    return 5;
+}
+
+static const struct smtpd_check_dns fake_dns = {fake_host_or_mx, fake_rbl,
+                                                fake_records};
 
 /* ---- set-up ------------------------------------------------------------- */
 
@@ -978,6 +1023,208 @@ static void test_rbl(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* ---- check_*_a_access, check_*_mx_access, check_*_ns_access ------------ */
+
+static void test_server_access(void **state)
+{
+    (void) state;
+    failures = 0;
+    static const struct ccase cases[] = {
+        {"sender MX host by name",
+         P("smtpd_sender_restrictions=check_sender_mx_access "
+           "inline:{ {mx1.spamhost.test = REJECT spammy MX} }"),
+         RCPT, .sender = "s@spam.test",
+         .want = "554 5.7.1 <s@spam.test>: Sender address rejected: spammy MX"},
+        {"sender MX host by address, second MX, parent domain",
+         P("smtpd_sender_restrictions=check_sender_mx_access "
+           "inline:{ {198.51.100.2 = 550 second MX} }"),
+         RCPT, .sender = "s@spam.test",
+         .want = "550 5.7.1 <s@spam.test>: Sender address rejected: second "
+                 "MX"},
+        {"sender MX host by domain name match",
+         P("smtpd_sender_restrictions=check_sender_mx_access "
+           "inline:{ {spamhost.test = REJECT} }"),
+         RCPT, .sender = "s@spam.test",
+         .want = "554 5.7.1 <s@spam.test>: Sender address rejected: Access "
+                 "denied"},
+        {"no MX: the domain itself is the MX host",
+         P("smtpd_sender_restrictions=check_sender_mx_access "
+           "inline:{ {192.0.2.50 = REJECT no MX} }"),
+         RCPT, .sender = "s@sender.test",
+         .want = "554 5.7.1 <s@sender.test>: Sender address rejected: no MX"},
+        {"MX not listed",
+         P("smtpd_sender_restrictions=check_sender_mx_access "
+           "inline:{ {other.test = REJECT} }"),
+         RCPT, .sender = "s@spam.test", .want = ""},
+        {"null MX names no host",
+         P("smtpd_sender_restrictions=check_sender_mx_access "
+           "inline:{ {nullmx.test = REJECT} }"),
+         RCPT, .sender = "s@nullmx.test", .want = ""},
+        {"OK is not allowed",
+         P("smtpd_sender_restrictions=check_sender_mx_access "
+           "inline:{ {mx1.spamhost.test = OK} }, reject"),
+         RCPT, .sender = "s@spam.test",
+         .want = "554 5.7.1 <s@spam.test>: Sender address rejected: Access "
+                 "denied",
+         .want_log = "with check_sender_mx_access specified, action OK is "
+                     "unavailable"},
+        {"MX lookup failure: defer_if_reject",
+         P("smtpd_sender_restrictions=check_sender_mx_access "
+           "inline:{ {x.test = REJECT} }, reject"),
+         RCPT, .sender = "s@tempfail.test",
+         .want = "450 4.7.1 <s@tempfail.test>: Sender address rejected: "
+                 "Access denied",
+         .want_log = "unable to look up MX host for tempfail.test"},
+        {"MX lookup failure alone: no reject",
+         P("smtpd_sender_restrictions=check_sender_mx_access "
+           "inline:{ {x.test = REJECT} }"),
+         RCPT, .sender = "s@tempfail.test", .want = ""},
+        {"sender A record in a cidr table",
+         P("smtpd_sender_restrictions=check_sender_a_access "
+           "cidr:${queue_directory}/access.cidr"),
+         RCPT, .sender = "s@sender.test",
+         .want = "554 5.7.1 <s@sender.test>: Sender address rejected: cidr "
+                 "says no"},
+        {"null sender: nothing to look up",
+         P("smtpd_sender_restrictions=check_sender_a_access "
+           "cidr:${queue_directory}/access.cidr"),
+         RCPT, .sender = "", .want = ""},
+        {"recipient name server of a parent domain",
+         P("smtpd_recipient_restrictions=check_recipient_ns_access "
+           "inline:{ {bad-ns.test = REJECT bad name server} }"),
+         RCPT, .addr = "10.0.0.1", .rcpt = "r@sub.ns.test",
+         .want = "554 5.7.1 <r@sub.ns.test>: Recipient address rejected: bad "
+                 "name server"},
+        {"recipient name server address",
+         P("smtpd_recipient_restrictions=check_recipient_ns_access "
+           "inline:{ {203.0.113.5 = DEFER ns address} }"),
+         RCPT, .addr = "10.0.0.1", .rcpt = "r@ns.test",
+         .want = "450 4.7.1 <r@ns.test>: Recipient address rejected: ns "
+                 "address"},
+        {"recipient MX, IPv6 address",
+         P("smtpd_recipient_restrictions=check_recipient_mx_access "
+           "inline:{ {2001:db8::2 = REJECT v6} }"),
+         RCPT, .addr = "10.0.0.1", .rcpt = "r@spam.test",
+         .want = "554 5.7.1 <r@spam.test>: Recipient address rejected: v6"},
+        {"helo A record",
+         P("smtpd_helo_restrictions=check_helo_a_access "
+           "inline:{ {198.51.100.1 = REJECT helo address} }"),
+         RCPT, .helo = "mx1.spamhost.test",
+         .want = "554 5.7.1 <mx1.spamhost.test>: Helo command rejected: helo "
+                 "address"},
+        {"helo literal is not looked up",
+         P("smtpd_helo_restrictions=check_helo_a_access "
+           "inline:{ {198.51.100.1 = REJECT helo address} }"),
+         RCPT, .helo = "[198.51.100.1]", .want = ""},
+        {"client MX host",
+         P("smtpd_client_restrictions=check_client_mx_access "
+           "inline:{ {mx2.spamhost.test = 450 try later} }"),
+         RCPT, .name = "spam.test",
+         .want = "450 4.7.1 <spam.test[192.0.2.10]>: Client host rejected: "
+                 "try later"},
+        {"client NS, unknown client name",
+         P("smtpd_client_restrictions=check_client_ns_access "
+           "inline:{ {bad-ns.test = REJECT} }"),
+         RCPT, .name = "unknown", .want = ""},
+        {"client A record",
+         P("smtpd_client_restrictions=check_client_a_access "
+           "inline:{ {192.0.2.50 = REJECT reverse} }"),
+         RCPT, .name = "sender.test",
+         .want = "554 5.7.1 <sender.test[192.0.2.10]>: Client host rejected: "
+                 "reverse"},
+        {"a number is OK too: not allowed",
+         P("smtpd_sender_restrictions=check_sender_mx_access "
+           "inline:{ {mx1.spamhost.test = 1234} }, reject"),
+         RCPT, .sender = "s@spam.test",
+         .want = "554 5.7.1 <s@spam.test>: Sender address rejected: Access "
+                 "denied",
+         .want_log = "action 1234 is unavailable"},
+        {"an action other than OK: a restriction list",
+         P("smtpd_sender_restrictions=check_sender_mx_access "
+           "inline:{ {mx1.spamhost.test = reject_unknown_sender_domain} }"),
+         RCPT, .sender = "s@spam.test",
+         .want = "450 4.1.8 <s@spam.test>: Sender address rejected: Domain "
+                 "not found"},
+    };
+    for (size_t i = 0; i < NCASES(cases); i++)
+        run_case(&cases[i]);
+    assert_int_equal(failures, 0);
+}
+
+static void test_mx_backup(void **state)
+{
+    (void) state;
+    failures = 0;
+#define MXB                                                                    \
+    "smtpd_relay_restrictions=permit_mx_backup, reject_unauth_destination"
+    static const struct ccase cases[] = {
+        {"backup MX by our host name", P(MXB), RCPT, .rcpt = "r@backup.test",
+         .want = ""},
+        {"backup MX by our address (::1, loopback-only)", P(MXB), RCPT,
+         .rcpt = "r@loop.test", .want = ""},
+        {"primary MX: not a backup", P(MXB), RCPT, .rcpt = "r@weprimary.test",
+         .want = "554 5.7.1 <r@weprimary.test>: Relay access denied"},
+        {"not an MX host", P(MXB), RCPT, .rcpt = "r@notus.test",
+         .want = "554 5.7.1 <r@notus.test>: Relay access denied"},
+        {"no MX record", P(MXB), RCPT, .rcpt = "r@sender.test",
+         .want = "554 5.7.1 <r@sender.test>: Relay access denied"},
+        {"authorized destination", P(MXB), RCPT, .rcpt = "r@relay.test",
+         .want = ""},
+        {"sender-specified routing", P(MXB), RCPT, .rcpt = "r%x@backup.test",
+         .want = "554 5.7.1 <r%x@backup.test>: Relay access denied"},
+        {"primary in permit_mx_backup_networks",
+         P(MXB, "permit_mx_backup_networks=198.51.100.0/24"), RCPT,
+         .rcpt = "r@backup.test", .want = ""},
+        {"primary outside permit_mx_backup_networks",
+         P(MXB, "permit_mx_backup_networks=203.0.113.0/24"), RCPT,
+         .rcpt = "r@backup.test",
+         .want = "554 5.7.1 <r@backup.test>: Relay access denied"},
+        {"every better MX must be in the networks",
+         P(MXB, "permit_mx_backup_networks=198.51.100.0/24"), RCPT,
+         .rcpt = "r@loop.test",
+         .want = "554 5.7.1 <r@loop.test>: Relay access denied"},
+        {"every better MX is in the networks",
+         P(MXB, "permit_mx_backup_networks=198.51.100.0/24, [2001:db8::]/32"),
+         RCPT, .rcpt = "r@loop.test", .want = ""},
+        {"MX lookup failure: defer_if_reject", P(MXB), RCPT,
+         .rcpt = "r@tempfail.test",
+         .want = "450 4.7.1 <r@tempfail.test>: Relay access denied",
+         .want_log = "unable to look up MX host for tempfail.test"},
+    };
+#undef MXB
+    for (size_t i = 0; i < NCASES(cases); i++)
+        run_case(&cases[i]);
+    assert_int_equal(failures, 0);
+}
+
+/* A DNS table without the records function: every lookup fails for now. */
+static void test_server_access_without_records(void **state)
+{
+    (void) state;
+    static const struct smtpd_check_dns old_dns = {fake_host_or_mx, fake_rbl,
+                                                   NULL};
+    const char *params[] = {"smtpd_sender_restrictions=check_sender_mx_access "
+                            "inline:{ {spamhost.test = REJECT} }, reject",
+                            NULL};
+    struct buf *err = buf_new(64);
+    struct smtpd_check *chk = make_check(params, err);
+    assert_non_null(chk);
+    smtpd_check_set_dns(chk, &old_dns);
+    struct smtpd_client c = base_client();
+    c.sender = "s@spam.test";
+    struct smtpd_check_result res;
+    smtpd_check_result_init(&res);
+    clear_log();
+    assert_int_equal(smtpd_check_rcpt(chk, &c, &res), SMTPD_CHECK_REPLY);
+    assert_string_equal(buf_str(res.reply),
+                        "450 4.7.1 <s@spam.test>: Sender address rejected: "
+                        "Access denied");
+    assert_non_null(strstr(read_log(), "unable to look up DNS records"));
+    smtpd_check_result_free(&res);
+    smtpd_check_free(chk);
+    buf_free(err);
+}
+
 static void test_login(void **state)
 {
     (void) state;
@@ -1360,6 +1607,9 @@ int main(void)
         cmocka_unit_test(test_saved_results),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_rbl),
+        cmocka_unit_test(test_server_access),
+        cmocka_unit_test(test_server_access_without_records),
+        cmocka_unit_test(test_mx_backup),
         cmocka_unit_test(test_login),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_policy),
