@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -47,6 +48,7 @@ struct auth_conn {
     struct auth_session *as;
     struct buf *client; /* "host[addr]" from the last start request */
     struct buf *mech;   /* the mechanism of that request, printable */
+    uint64_t timer;     /* deadline of a request begun but not complete */
 };
 
 /* ---- lookups ------------------------------------------------------------- */
@@ -132,6 +134,8 @@ static void auth_creds(const char *sender, const char *host,
 
 static void auth_conn_end(struct event_loop *loop, struct auth_conn *c)
 {
+    if (c->timer)
+        event_cancel(loop, c->timer);
     event_unwatch(loop, c->fd);
     close(c->fd);
     buf_free(c->in);
@@ -291,12 +295,24 @@ out:
     return rc;
 }
 
+/* A client sent part of a request and then nothing for ipc_timeout. */
+static void auth_request_timeout(struct event_loop *loop, void *ctx)
+{
+    struct auth_conn *c = ctx;
+
+    c->timer = 0;
+    msg_warn("timeout on an auth request from %s: closing the connection",
+             buf_str(c->client));
+    auth_conn_end(loop, c);
+}
+
 static void auth_read(struct event_loop *loop, int fd, int events, void *ctx)
 {
     struct auth_conn *c = ctx;
     char chunk[4096];
     ssize_t n;
     long frame;
+    int done = 0;
 
     (void) events;
     n = read(fd, chunk, sizeof(chunk));
@@ -316,12 +332,25 @@ static void auth_read(struct event_loop *loop, int fd, int events, void *ctx)
         }
         memmove(c->in->data, c->in->data + frame, rest);
         buf_truncate(c->in, rest);
+        done++;
     }
     if (frame < 0 || buf_len(c->in) > AUTH_REQUEST_MAX) {
         msg_warn("malformed auth request: %s",
                  frame < 0 ? "not an attribute list" : "request too long");
         auth_conn_end(loop, c);
+        return;
     }
+    /*
+     * A request must be complete within ipc_timeout of its first byte
+     * (dripping bytes does not stretch it); a finished one restarts it.
+     */
+    if (c->timer && (done > 0 || buf_len(c->in) == 0)) {
+        event_cancel(loop, c->timer);
+        c->timer = 0;
+    }
+    if (buf_len(c->in) > 0 && c->timer == 0)
+        c->timer =
+            event_timer(loop, var_ipc_timeout * 1000L, auth_request_timeout, c);
 }
 
 static void auth_accept(struct event_loop *loop, int fd, void *ctx)

@@ -364,6 +364,18 @@ void cidr_list_add(struct cidr_list *list, const struct cidr_net *net,
     e->data = data;
 }
 
+int cidr_list_match_text(const struct cidr_list *list, const char *text,
+                         size_t len)
+{
+    struct cidr_addr a;
+
+    if (cidr_addr_parse(text, len, &a) != CIDR_OK)
+        return 0;
+    if (cidr_addr_is_v4mapped(&a))
+        cidr_addr_unmap(&a);
+    return cidr_list_match(list, &a, NULL);
+}
+
 int cidr_list_match(const struct cidr_list *list, const struct cidr_addr *a,
                     const struct cidr_entry **hit)
 {

@@ -109,6 +109,13 @@ void cidr_list_add(struct cidr_list *list, const struct cidr_net *net,
  */
 int cidr_list_match(const struct cidr_list *list, const struct cidr_addr *a,
                     const struct cidr_entry **hit);
+/*
+ * Match the address written in TEXT (LEN bytes; an IPv4-mapped IPv6
+ * address counts as its IPv4 address): 1, or 0 for no match and for text
+ * that is not an address.
+ */
+int cidr_list_match_text(const struct cidr_list *list, const char *text,
+                         size_t len);
 
 /*
  * Parse a mynetworks-style list into LIST: entries separated by commas

@@ -1960,16 +1960,11 @@ static void smtpd_bare_lf_setup(void)
 /* This client's smtpd_forbid_bare_newline (exclusions are exempt). */
 static int smtpd_bare_lf_mode(struct smtpd_state *st)
 {
-    struct cidr_addr a;
-
     if (smtpd_bare_lf == BARE_LF_ALLOW || smtpd_bare_lf_exclusions == NULL)
         return smtpd_bare_lf;
-    if (cidr_addr_parse(buf_str(st->addr), buf_len(st->addr), &a) == 0) {
-        if (cidr_addr_is_v4mapped(&a))
-            cidr_addr_unmap(&a);
-        if (cidr_list_match(smtpd_bare_lf_exclusions, &a, NULL))
-            return BARE_LF_ALLOW;
-    }
+    if (cidr_list_match_text(smtpd_bare_lf_exclusions, buf_str(st->addr),
+                             buf_len(st->addr)))
+        return BARE_LF_ALLOW;
     return smtpd_bare_lf;
 }
 

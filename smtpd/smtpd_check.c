@@ -160,10 +160,20 @@ struct saved {
     char *key; /* the HELO name or sender it is valid for */
 };
 
+/*
+ * A list of networks written as mynetworks is: CIDR entries and /file
+ * names go to NETS, type:table entries to MAPS (looked up by address,
+ * then by client name).
+ */
+struct netlist {
+    struct cidr_list *nets;
+    struct maps *maps;
+};
+
 struct smtpd_check {
     struct resolver *resolver;
-    struct cidr_list *mynets;
-    struct maps *mynets_maps;
+    struct netlist mynets;         /* mynetworks */
+    struct netlist mx_backup_nets; /* permit_mx_backup_networks */
     struct named_maps *maps;
     size_t nmaps;
     struct named_list *classes;
@@ -599,26 +609,73 @@ static int access_reply(struct smtpd_check *chk, int code, const char *name,
                         const char *class, const char *text);
 static int eval_words(struct smtpd_check *chk, char **words, size_t count);
 
-static int mynetworks_match(struct smtpd_check *chk)
+/* Parse TEXT, the value of parameter TITLE, into NL: 0, or -1 with ERR. */
+static int netlist_init(struct netlist *nl, const char *title, const char *text,
+                        struct buf *err)
 {
-    const struct smtpd_client *c = chk->c;
+    struct argv *maps_names = argv_new(2);
+    struct argv *warnings = argv_new(2);
+    int ret = 0;
+
+    nl->nets = cidr_list_new(CIDR_LIST_MATCH);
+    nl->maps = NULL;
+    if (cidr_list_parse(nl->nets, text, maps_names, warnings, err) < 0) {
+        struct buf *e = buf_new(64);
+
+        buf_printf(e, "%s: %s", title, buf_str(err));
+        buf_set(err, buf_str(e));
+        buf_free(e);
+        ret = -1;
+    } else {
+        for (size_t i = 0; i < warnings->argc; i++)
+            msg_warn("%s: %s", title, warnings->argv[i]);
+        if (maps_names->argc > 0) {
+            struct buf *joined = buf_new(64);
+
+            for (size_t i = 0; i < maps_names->argc; i++)
+                buf_printf(joined, "%s%s", i ? ", " : "", maps_names->argv[i]);
+            nl->maps = maps_create(title, buf_str(joined), 0);
+            buf_free(joined);
+        }
+    }
+    argv_free(maps_names);
+    argv_free(warnings);
+    return ret;
+}
+
+static void netlist_free(struct netlist *nl)
+{
+    if (nl->nets)
+        cidr_list_free(nl->nets);
+    if (nl->maps)
+        maps_free(nl->maps);
+}
+
+/* Is ADDR (or NAME, when known, for the tables) in NL? */
+static int netlist_match(const struct netlist *nl, const char *addr,
+                         const char *name)
+{
     struct cidr_addr a;
     struct buf *v;
+    enum lookup_status st;
 
-    if (!c->addr || cidr_addr_parse(c->addr, strlen(c->addr), &a) != 0)
+    if (!addr || cidr_addr_parse(addr, strlen(addr), &a) != CIDR_OK)
         return 0;
-    if (cidr_addr_is_v4mapped(&a))
-        cidr_addr_unmap(&a);
-    if (cidr_list_match(chk->mynets, &a, NULL))
+    if (cidr_list_match_text(nl->nets, addr, strlen(addr)))
         return 1;
-    if (!chk->mynets_maps)
+    if (!nl->maps)
         return 0;
     v = buf_new(32);
-    enum lookup_status st = maps_find(chk->mynets_maps, c->addr, 0, v);
-    if (st != LOOKUP_FOUND && c->name && strcmp(c->name, "unknown") != 0)
-        st = maps_find(chk->mynets_maps, c->name, 0, v);
+    st = maps_find(nl->maps, addr, 0, v);
+    if (st != LOOKUP_FOUND && name && strcmp(name, "unknown") != 0)
+        st = maps_find(nl->maps, name, 0, v);
     buf_free(v);
     return st == LOOKUP_FOUND;
+}
+
+static int mynetworks_match(struct smtpd_check *chk)
+{
+    return netlist_match(&chk->mynets, chk->c->addr, chk->c->name);
 }
 
 /*
@@ -1022,34 +1079,12 @@ static int addr_is_ours(struct smtpd_check *chk, const char *addr)
 }
 
 /* Does every address in ADDRS match permit_mx_backup_networks? */
-static int mx_backup_networks_match(struct argv *addrs)
+static int mx_backup_networks_match(struct smtpd_check *chk, struct argv *addrs)
 {
-    struct cidr_list *nets = cidr_list_new(CIDR_LIST_MATCH);
-    struct argv *maps = argv_new(2);
-    struct buf *err = buf_new(64);
     int ok = addrs->argc > 0;
 
-    if (cidr_list_parse(nets, var_permit_mx_backup_networks, maps, NULL, err)
-        < 0) {
-        msg_warn("permit_mx_backup_networks: %s", buf_str(err));
-        ok = 0;
-    } else if (maps->argc > 0) {
-        msg_warn("permit_mx_backup_networks: lookup tables (%s) are not "
-                 "supported; not permitting",
-                 maps->argv[0]);
-        ok = 0;
-    }
-    for (size_t i = 0; i < addrs->argc && ok; i++) {
-        struct cidr_addr a;
-
-        if (cidr_addr_parse(addrs->argv[i], strlen(addrs->argv[i]), &a) != 0)
-            ok = 0;
-        else
-            ok = cidr_list_match(nets, &a, NULL);
-    }
-    cidr_list_free(nets);
-    argv_free(maps);
-    buf_free(err);
+    for (size_t i = 0; i < addrs->argc && ok; i++)
+        ok = netlist_match(&chk->mx_backup_nets, addrs->argv[i], NULL);
     return ok;
 }
 
@@ -1133,7 +1168,7 @@ static int mx_backup(struct smtpd_check *chk)
             st = chk->dns.records(host, SMTPD_DNS_ADDR, addrs);
             if (st == 4)
                 server_tempfail(chk, "MX host address", host);
-            if (st != 2 || !mx_backup_networks_match(addrs))
+            if (st != 2 || !mx_backup_networks_match(chk, addrs))
                 ret = CK_DUNNO;
             argv_free(addrs);
         }
@@ -2254,8 +2289,6 @@ struct smtpd_check *smtpd_check_new(struct buf *err)
 {
     struct smtpd_check *chk = mem_calloc(1, sizeof(*chk));
     struct argv *names;
-    struct argv *maps_names = argv_new(2);
-    struct argv *warnings = argv_new(2);
     int relay = 0;
 
     chk->dns = *smtpd_dns_default();
@@ -2272,24 +2305,11 @@ struct smtpd_check *smtpd_check_new(struct buf *err)
     saved_init(&chk->sender_res);
     chk->resolver = resolver_new();
 
-    chk->mynets = cidr_list_new(CIDR_LIST_MATCH);
-    if (cidr_list_parse(chk->mynets, var_mynetworks, maps_names, warnings, err)
-        < 0) {
-        struct buf *e = buf_new(64);
-        buf_printf(e, "mynetworks: %s", buf_str(err));
-        buf_set(err, buf_str(e));
-        buf_free(e);
+    if (netlist_init(&chk->mynets, "mynetworks", var_mynetworks, err) < 0
+        || netlist_init(&chk->mx_backup_nets, "permit_mx_backup_networks",
+                        var_permit_mx_backup_networks, err)
+               < 0)
         goto fail;
-    }
-    for (size_t i = 0; i < warnings->argc; i++)
-        msg_warn("mynetworks: %s", warnings->argv[i]);
-    if (maps_names->argc > 0) {
-        struct buf *joined = buf_new(64);
-        for (size_t i = 0; i < maps_names->argc; i++)
-            buf_printf(joined, "%s%s", i ? ", " : "", maps_names->argv[i]);
-        chk->mynets_maps = maps_create("mynetworks", buf_str(joined), 0);
-        buf_free(joined);
-    }
 
     /* Classes first: the lists may name them. */
     names = argv_split(var_smtpd_restriction_classes, STR_LIST_SEP);
@@ -2356,13 +2376,9 @@ struct smtpd_check *smtpd_check_new(struct buf *err)
         maps_create("rbl_reply_maps", var_rbl_reply_maps, DICT_FOLD_FIX);
     chk->relay_certs =
         maps_create("relay_clientcerts", var_relay_clientcerts, DICT_FOLD_FIX);
-    argv_free(maps_names);
-    argv_free(warnings);
     return chk;
 
 fail:
-    argv_free(maps_names);
-    argv_free(warnings);
     smtpd_check_free(chk);
     return NULL;
 }
@@ -2373,10 +2389,8 @@ void smtpd_check_free(struct smtpd_check *chk)
         return;
     if (chk->resolver)
         resolver_free(chk->resolver);
-    if (chk->mynets)
-        cidr_list_free(chk->mynets);
-    if (chk->mynets_maps)
-        maps_free(chk->mynets_maps);
+    netlist_free(&chk->mynets);
+    netlist_free(&chk->mx_backup_nets);
     for (size_t i = 0; i < chk->nmaps; i++) {
         mem_free(chk->maps[i].name);
         maps_free(chk->maps[i].maps);
@@ -2423,9 +2437,10 @@ int smtpd_check_reopen(struct smtpd_check *chk)
 {
     for (size_t i = 0; i < chk->nmaps; i++)
         maps_reopen(chk->maps[i].maps);
-    struct maps *m[] = {chk->local_rcpt,  chk->relay_rcpt, chk->valias,
-                        chk->vmailbox,    chk->login_maps, chk->rbl_reply,
-                        chk->relay_certs, chk->mynets_maps};
+    struct maps *m[] = {
+        chk->local_rcpt,  chk->relay_rcpt,  chk->valias,
+        chk->vmailbox,    chk->login_maps,  chk->rbl_reply,
+        chk->relay_certs, chk->mynets.maps, chk->mx_backup_nets.maps};
     for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
         if (m[i])
             maps_reopen(m[i]);

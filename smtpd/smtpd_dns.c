@@ -84,28 +84,41 @@ static int dns_parse(const unsigned char *ans, int len, int type,
     return found ? 2 : 5;
 }
 
+/*
+ * Send one query for NAME and TYPE with the process's resolver state (read
+ * from resolv.conf once, with a short retransmit time and two tries).
+ * 0 with the answer in ANS (*LEN bytes), or 5 (no such name or no data)
+ * or 4 (any other failure, a truncated answer included).
+ */
+static int dns_send(const char *name, int type, unsigned char *ans, int *len)
+{
+    static struct __res_state rs;
+    static int ready;
+
+    if (!ready) {
+        memset(&rs, 0, sizeof(rs));
+        if (res_ninit(&rs) < 0)
+            return 4;
+        rs.retrans = 2;
+        rs.retry = 2;
+        ready = 1;
+    }
+    *len = res_nquery(&rs, name, ns_c_in, type, ans, DNS_ANSWER_MAX);
+    if (*len < 0)
+        return (rs.res_h_errno == HOST_NOT_FOUND || rs.res_h_errno == NO_DATA)
+                   ? 5
+                   : 4;
+    return *len > DNS_ANSWER_MAX ? 4 : 0;
+}
+
 /* Run one query. 2 with the records of TYPE passed to FN, 4 or 5 as above. */
 static int dns_query(const char *name, int type, dns_record_fn fn, void *ctx)
 {
-    struct __res_state rs;
     unsigned char ans[DNS_ANSWER_MAX];
     int len;
+    int st = dns_send(name, type, ans, &len);
 
-    memset(&rs, 0, sizeof(rs));
-    if (res_ninit(&rs) < 0)
-        return 4;
-    rs.retrans = 2;
-    rs.retry = 2;
-    len = res_nquery(&rs, name, ns_c_in, type, ans, sizeof(ans));
-    if (len < 0) {
-        int herr = rs.res_h_errno;
-        res_nclose(&rs);
-        return (herr == HOST_NOT_FOUND || herr == NO_DATA) ? 5 : 4;
-    }
-    res_nclose(&rs);
-    if (len > (int) sizeof(ans))
-        return 4;
-    return dns_parse(ans, len, type, fn, ctx);
+    return st ? st : dns_parse(ans, len, type, fn, ctx);
 }
 
 int smtpd_dns_host_or_mx(const char *name)
@@ -180,25 +193,15 @@ static int dns_mx_cmp(const void *a, const void *b)
  */
 static int dns_records_one(const char *name, int type, struct argv *out)
 {
-    struct __res_state rs;
     unsigned char ans[DNS_ANSWER_MAX];
     struct dns_mx *mx = NULL;
     size_t nmx = 0;
     int len, off, qd, an, found = 0, ret = 4;
+    int st = dns_send(name, type, ans, &len);
 
-    memset(&rs, 0, sizeof(rs));
-    if (res_ninit(&rs) < 0)
-        return 4;
-    rs.retrans = 2;
-    rs.retry = 2;
-    len = res_nquery(&rs, name, ns_c_in, type, ans, sizeof(ans));
-    if (len < 0) {
-        int herr = rs.res_h_errno;
-        res_nclose(&rs);
-        return (herr == HOST_NOT_FOUND || herr == NO_DATA) ? 5 : 4;
-    }
-    res_nclose(&rs);
-    if (len < 12 || len > (int) sizeof(ans))
+    if (st)
+        return st;
+    if (len < 12)
         return 4;
     qd = (ans[4] << 8) | ans[5];
     an = (ans[6] << 8) | ans[7];

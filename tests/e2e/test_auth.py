@@ -338,6 +338,32 @@ def test_sigkill_gives_temp_then_respawn(master):
         c.close()
 
 
+def test_half_sent_request_times_out(master):
+    """A client that sends part of a request and then nothing is cut off
+    after ipc_timeout (it never holds its connection forever), while a
+    complete request on another connection is answered meanwhile."""
+    import socket
+    start_auth(master, USERS, ipc_timeout="2s")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(str(master.inst.queue_dir / "private/auth"))
+    try:
+        s.sendall(b"7:request,5:start,4:mech")
+        c = Authc(master.inst)
+        try:
+            assert c.ask("start", "PLAIN", b64("\0bob\0s3cret-bob"), "",
+                         "0")[0] == "OK"
+        finally:
+            c.close()
+        t0 = time.monotonic()
+        assert s.recv(100) == b""
+        assert time.monotonic() - t0 < 10
+    finally:
+        s.close()
+    assert wait_for(lambda: "timeout on an auth request" in
+                    master.log_text())
+
+
 def test_client_credentials_order(master):
     creds = {
         "[mail.isp.example]:587": "port-user:port-pw",
