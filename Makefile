@@ -98,6 +98,10 @@ auth_SRCS := $(wildcard auth/auth.c auth/auth_*.c)
 postauth_SRCS := $(if $(wildcard auth/postauth.c),auth/postauth.c $(wildcard auth/auth_*.c))
 # anvil/: the connection and rate counter service smtpd asks.
 anvil_SRCS := $(wildcard anvil/anvil.c anvil/anvil_*.c)
+# local/: the local delivery agent.
+local_SRCS := $(wildcard local/local.c local/local_*.c)
+# smtp/: the SMTP client delivery agent; smtp.c is its main file.
+smtp_SRCS := $(wildcard smtp/smtp.c smtp/smtp_*.c)
 # Test-only daemons, tests/daemons/NAME.c -> $(BUILD)/testbin/NAME: the e2e
 # tests copy them into a test instance's daemon_directory; install never does.
 TEST_DAEMONS := $(patsubst tests/daemons/%.c,%,$(wildcard tests/daemons/*.c))
@@ -105,7 +109,7 @@ TEST_DAEMON_BINS := $(TEST_DAEMONS:%=$(BUILD)/testbin/%)
 
 ALL_PROGRAMS := postconf postmap postalias master postern cleanup pickup \
 	postdrop sendmail qmgr bounce showq postqueue postsuper postcat discard error \
-	smtpd anvil auth postauth
+	smtpd anvil auth postauth local smtp
 PROGRAMS := $(foreach p,$(ALL_PROGRAMS),$(if $(strip $($(p)_SRCS)),$(if $(wildcard $(firstword $($(p)_SRCS))),$(p))))
 
 PROG_BINS := $(PROGRAMS:%=$(BUILD)/bin/%)
@@ -195,7 +199,8 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-dev \
 	python3 python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl \
 	msmtp openssl groff-base man-db \
 	passwd clang-format procps iproute2 postfix postfix-pcre \
-	dnsmasq-base
+	dnsmasq-base sasl2-bin libsasl2-modules fail2ban libauthen-sasl-perl \
+	libdigest-hmac-perl
 
 deps:
 	@bash conf/install-deps $(DEB_PACKAGES)

@@ -43,6 +43,7 @@
 #include "smtpd_anvil.h"
 #include "smtpd_check.h"
 #include "smtpd_cmd.h"
+#include "smtpd_sasl.h"
 #include "sock.h"
 #include "str.h"
 #include "stream.h"
@@ -161,6 +162,7 @@ struct smtpd_state {
     unsigned counts[C_COUNT][2]; /* ok, total */
     int tls_active;
     struct tls_info tls;
+    struct smtpd_sasl sasl; /* SMTP AUTH (smtpd_sasl.c) */
     /* the transaction */
     int in_mail;
     struct smtpd_mail mail;
@@ -486,9 +488,11 @@ static void smtpd_client_sync(struct smtpd_state *st)
     cl->protocol = st->esmtp ? "ESMTP" : "SMTP";
     cl->sender = st->in_mail ? buf_str(st->mail.addr) : NULL;
     cl->queue_id = st->cc ? buf_str(st->queue_id) : NULL;
-    cl->sasl_method = NULL;
-    cl->sasl_username = NULL;
-    cl->sasl_sender = NULL;
+    cl->sasl_method =
+        smtpd_sasl_authenticated(&st->sasl) ? buf_str(st->sasl.method) : NULL;
+    cl->sasl_username =
+        smtpd_sasl_authenticated(&st->sasl) ? buf_str(st->sasl.username) : NULL;
+    cl->sasl_sender = st->sasl.have_sender ? buf_str(st->sasl.sender) : NULL;
     cl->tls_protocol = st->tls_active ? st->tls.protocol : NULL;
     cl->tls_cipher = st->tls_active ? st->tls.cipher : NULL;
     cl->tls_bits = st->tls_active ? st->tls.cipher_bits : 0;
@@ -558,6 +562,8 @@ static void smtpd_tx_reset(struct smtpd_state *st)
     st->bdat_bytes = 0;
     st->cl.recipient = NULL;
     st->cl.size = 0;
+    if (st->sasl.sender)
+        smtpd_sasl_mail_reset(&st->sasl);
     if (smtpd_chk)
         smtpd_check_reset(smtpd_chk);
     smtpd_new_instance(st);
@@ -569,6 +575,17 @@ static long long smtpd_now_us(void)
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (long long) ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
+
+/* RFC 3848: ESMTP, ESMTPS, ESMTPA, ESMTPSA (or SMTP). */
+static const char *smtpd_proto(struct smtpd_state *st)
+{
+    static const char *const names[] = {"ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA"};
+
+    if (!st->esmtp)
+        return "SMTP";
+    return names[(st->tls_active ? 1 : 0)
+                 + (smtpd_sasl_authenticated(&st->sasl) ? 2 : 0)];
 }
 
 /* Open the cleanup connection at the first accepted recipient. */
@@ -583,7 +600,15 @@ static int smtpd_open_cleanup(struct smtpd_state *st, struct buf *err)
     if (st->cc == NULL)
         return -1;
     buf_set(st->queue_id, cleanup_queue_id(st->cc));
-    msg_info("%s: client=%s", buf_str(st->queue_id), buf_str(st->namaddr));
+    {
+        struct buf *l = buf_new(128);
+
+        buf_printf(l, "%s: client=%s", buf_str(st->queue_id),
+                   buf_str(st->namaddr));
+        smtpd_sasl_log_fields(&st->sasl, l);
+        msg_info("%s", buf_str(l));
+        buf_free(l);
+    }
     w = cleanup_writer(st->cc);
     if (st->mail.body == SMTPD_BODY_8BITMIME)
         flags |= REC_FLAG_8BITMIME;
@@ -611,9 +636,13 @@ static int smtpd_open_cleanup(struct smtpd_state *st, struct buf *err)
                          smtpd_safe(h, buf_str(st->helo), buf_len(st->helo)));
         buf_free(h);
     }
-    ret |= rec_put_attr(w, "protocol_name",
-                        st->esmtp ? (st->tls_active ? "ESMTPS" : "ESMTP")
-                                  : "SMTP");
+    ret |= rec_put_attr(w, "protocol_name", smtpd_proto(st));
+    if (smtpd_sasl_authenticated(&st->sasl)) {
+        ret |= rec_put_attr(w, "sasl_method", buf_str(st->sasl.method));
+        ret |= rec_put_attr(w, "sasl_username", buf_str(st->sasl.username));
+    }
+    if (st->sasl.have_sender)
+        ret |= rec_put_attr(w, "sasl_sender", buf_str(st->sasl.sender));
     if (ret != 0) {
         buf_set(err, "cannot write to cleanup");
         cleanup_close(st->cc);
@@ -682,7 +711,14 @@ static int smtpd_received(struct smtpd_state *st)
         }
         ret |= smtpd_put_line(st, buf_str(l));
     }
-    proto = st->esmtp ? (st->tls_active ? "ESMTPS" : "ESMTP") : "SMTP";
+    if (var_smtpd_sasl_authenticated_header
+        && smtpd_sasl_authenticated(&st->sasl)) {
+        buf_set(l, "\t(Authenticated sender: ");
+        buf_puts(l, buf_str(st->sasl.username));
+        buf_puts(l, ")");
+        ret |= smtpd_put_line(st, buf_str(l));
+    }
+    proto = smtpd_proto(st);
     buf_setf(l, "\tby %s (%s) with %s id %s", var_myhostname, var_mail_name,
              proto, buf_str(st->queue_id));
     if (st->rcpt->argc == 1) {
@@ -938,7 +974,7 @@ static void smtpd_cmd_opts(struct smtpd_cmd_opts *o)
     o->strict_rfc821 = var_strict_rfc821_envelopes;
     o->smtputf8 = var_smtputf8_enable && !(smtpd_discard_bits & EHLO_SMTPUTF8);
     o->dsn = smtpd_opts_dsn();
-    o->auth = 0; /* AUTH comes with the auth issue */
+    o->auth = smtpd_sasl_enabled() && !(smtpd_discard_bits & EHLO_AUTH);
     o->size_limit = var_message_size_limit;
 }
 
@@ -988,7 +1024,8 @@ static int cmd_helo(struct smtpd_state *st, const char *arg, size_t len,
     KW(EHLO_ETRN, "ETRN");
     if (smtpd_offer_tls(st))
         buf_puts(st->reply, "\n250 STARTTLS");
-    /* AUTH: only with smtpd_sasl_auth_enable, in the auth issue. */
+    if (!(smtpd_discard_bits & EHLO_AUTH))
+        smtpd_sasl_ehlo(&st->sasl, st->tls_active, st->reply);
     KW(EHLO_ENHANCED, "ENHANCEDSTATUSCODES");
     KW(EHLO_8BITMIME, "8BITMIME");
     KW(EHLO_DSN, "DSN");
@@ -1024,8 +1061,10 @@ static int cmd_mail(struct smtpd_state *st, const char *arg, size_t len)
     st->in_mail = 1;
     st->bdat_failed = 0;
     st->cl.size = st->mail.size > 0 ? st->mail.size : 0;
+    smtpd_sasl_mail(&st->sasl, buf_str(st->mail.auth));
     if (smtpd_checked(st, smtpd_check_mail) != RES_OK) {
         st->in_mail = 0;
+        smtpd_sasl_mail_reset(&st->sasl);
         smtpd_check_reset(smtpd_chk);
         return RES_FAIL;
     }
@@ -1347,8 +1386,9 @@ static int cmd_starttls(struct smtpd_state *st, size_t len)
     buf_free(err);
     st->tls_active = 1;
     smtpd_anvil_tls_done(st->tls.reused);
-    /* RFC 3207: forget everything learned before TLS. */
+    /* RFC 3207: forget everything learned before TLS, a login too. */
     smtpd_tx_reset(st);
+    smtpd_sasl_session_tls(&st->sasl);
     st->have_helo = 0;
     st->esmtp = 0;
     buf_reset(st->helo);
@@ -1449,6 +1489,73 @@ static int cmd_etrn(struct smtpd_state *st, const char *arg, size_t len)
     buf_free(req);
     smtpd_reply(st, "250 Queuing started");
     return RES_OK;
+}
+
+/* ---- AUTH (smtpd_sasl.c runs the exchange) ------------------------------ */
+
+static void smtpd_sasl_reply(void *ctx, const char *text)
+{
+    smtpd_send(ctx, text);
+}
+
+static int smtpd_sasl_read(void *ctx, struct buf *line, size_t limit)
+{
+    struct smtpd_state *st = ctx;
+
+    smtpd_flush(st);
+    if (stream_read_line(st->s, line, limit) >= 0)
+        return SMTPD_SASL_READ_OK;
+    if (stream_reason(st->s) == STREAM_TOOLONG)
+        return SMTPD_SASL_READ_TOOLONG;
+    if (stream_reason(st->s) == STREAM_TIMEOUT) {
+        smtpd_reply(st, "421 4.4.2 %s Error: timeout exceeded", var_myhostname);
+        smtpd_flush(st);
+        msg_info("timeout after %s from %s", st->where, buf_str(st->namaddr));
+    } else {
+        msg_info("lost connection after %s from %s", st->where,
+                 buf_str(st->namaddr));
+    }
+    return SMTPD_SASL_READ_END;
+}
+
+static int smtpd_sasl_rate(void *ctx, struct buf *reply)
+{
+    (void) ctx;
+    return smtpd_anvil_auth(reply);
+}
+
+static void smtpd_sasl_pause(void *ctx, unsigned seconds)
+{
+    if (seconds == 0)
+        return;
+    smtpd_flush(ctx);
+    sleep(seconds);
+}
+
+static int cmd_auth(struct smtpd_state *st, const char *arg, size_t len)
+{
+    static const struct smtpd_sasl_io io_ops = {
+        .reply = smtpd_sasl_reply,
+        .read_line = smtpd_sasl_read,
+        .rate_check = smtpd_sasl_rate,
+        .pause = smtpd_sasl_pause,
+    };
+    struct smtpd_sasl_io io = io_ops;
+    struct smtpd_sasl_cmd cmd;
+    int r;
+
+    io.ctx = st;
+    memset(&cmd, 0, sizeof(cmd));
+    cmd.namaddr = buf_str(st->namaddr);
+    cmd.tls_active = st->tls_active;
+    cmd.tls_offered = smtpd_offer_tls(st);
+    cmd.in_mail = st->in_mail;
+    cmd.need_helo = var_smtpd_helo_required && !st->have_helo;
+    cmd.discarded = (smtpd_discard_bits & EHLO_AUTH) != 0;
+    r = smtpd_sasl_auth_cmd(&st->sasl, &io, &cmd, arg, len);
+    return r == SMTPD_SASL_OK    ? RES_OK
+           : r == SMTPD_SASL_END ? RES_END
+                                 : RES_FAIL;
 }
 
 /* ---- the session -------------------------------------------------------- */
@@ -1617,9 +1724,7 @@ static int smtpd_command(struct smtpd_state *st)
         st->counts[C_QUIT][0]++;
         return RES_END;
     case C_AUTH:
-        /* SMTP AUTH comes with the auth issue; Postfix's reply when off. */
-        smtpd_reply(st, "503 5.5.1 Error: authentication not enabled");
-        r = RES_FAIL;
+        r = cmd_auth(st, arg, len);
         break;
     default:
         smtpd_reply(st, "500 5.5.2 Error: command not recognized");
@@ -1717,6 +1822,8 @@ static void smtpd_state_free(struct smtpd_state *st)
     buf_free(st->piece);
     smtpd_mail_free(&st->mail);
     smtpd_check_result_free(&st->res);
+    if (st->sasl.method)
+        smtpd_sasl_session_free(&st->sasl);
     free(st);
 }
 
@@ -1738,6 +1845,7 @@ static void smtpd_serve(int fd, void *ctx)
     if (var_smtpd_client_port_logging)
         buf_printf(st->namaddr, ":%s", buf_str(st->port));
     msg_info("connect from %s", buf_str(st->namaddr));
+    smtpd_sasl_session_init(&st->sasl, buf_str(st->name), buf_str(st->addr));
     st->bare_lf = smtpd_bare_lf_mode(st);
     smtpd_check_new_session(smtpd_chk);
     smtpd_new_instance(st);
@@ -1979,6 +2087,9 @@ static void smtpd_pre_jail(void *ctx)
     /* The per-client limits; their exception tables open before chroot. */
     if (smtpd_anvil_init(err) < 0)
         msg_fatal("%s", buf_str(err));
+    /* SMTP AUTH: settings checked, filter tables opened, before chroot. */
+    if (smtpd_sasl_init(err) < 0)
+        msg_fatal("%s", buf_str(err));
     buf_free(err);
     smtpd_tls_setup();
     smtpd_discard_setup();
@@ -2004,6 +2115,7 @@ static void smtpd_pre_exit(void *ctx)
         maps_free(smtpd_footer_maps);
     smtpd_footer_maps = NULL;
     smtpd_anvil_free();
+    smtpd_sasl_free();
 }
 
 int main(int argc, char **argv)
