@@ -209,12 +209,14 @@ static int auth_request(struct auth_conn *c, const char *data, size_t len)
     struct buf *resp = buf_new(64), *client = buf_new(64);
     struct buf *sender = buf_new(64), *host = buf_new(64);
     struct buf *nexthop = buf_new(64), *log = buf_new(128), *err = buf_new(64);
-    struct buf *pmech = buf_new(32);
+    struct buf *pmech = buf_new(32), *realm = buf_new(32);
     struct auth_reply r;
     int tls = 0, sec, rc = 0;
     const char *what = NULL;
 
     auth_reply_init(&r);
+    /* Without a "realm" attribute, this service's own setting counts. */
+    buf_set(realm, var_smtpd_sasl_local_domain);
     if (attr_parse(data, len, ATTR_FLAG_MISSING,
                    ATTR_GET_STR(AUTH_ATTR_REQUEST, req),
                    ATTR_GET_STR(AUTH_ATTR_OPTIONS, options),
@@ -222,6 +224,7 @@ static int auth_request(struct auth_conn *c, const char *data, size_t len)
                    ATTR_GET_STR(AUTH_ATTR_MECH, mech),
                    ATTR_GET_STR(AUTH_ATTR_RESPONSE, resp),
                    ATTR_GET_STR(AUTH_ATTR_CLIENT, client),
+                   ATTR_GET_STR(AUTH_ATTR_REALM, realm),
                    ATTR_GET_STR(AUTH_ATTR_SENDER, sender),
                    ATTR_GET_STR(AUTH_ATTR_HOST, host),
                    ATTR_GET_STR(AUTH_ATTR_NEXTHOP, nexthop), ATTR_END)
@@ -246,6 +249,7 @@ static int auth_request(struct auth_conn *c, const char *data, size_t len)
             str_printable(c->mech, buf_str(mech),
                           buf_len(mech) > 30 ? 30 : buf_len(mech));
             buf_set(pmech, buf_str(c->mech));
+            auth_session_set_realm(c->as, buf_str(realm));
             auth_session_start(c->as, buf_str(mech), buf_str(resp), sec, &r,
                                log);
             auth_log(c, buf_str(pmech), &r, log);
@@ -292,6 +296,7 @@ out:
     buf_free(log);
     buf_free(err);
     buf_free(pmech);
+    buf_free(realm);
     return rc;
 }
 

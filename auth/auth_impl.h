@@ -136,6 +136,8 @@ struct auth_session *auth_session_create(auth_lookup_fn lookup, void *ctx,
                                          const char *hostname,
                                          const char *service);
 void auth_session_free(struct auth_session *as);
+/* Replace the realm for bare user names (the start request's "realm"). */
+void auth_session_set_realm(struct auth_session *as, const char *realm);
 /* Tests: use this nonce / CRAM-MD5 challenge instead of random ones. */
 void auth_session_fix_nonce(struct auth_session *as, const char *nonce);
 

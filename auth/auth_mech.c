@@ -185,6 +185,13 @@ void auth_session_reset(struct auth_session *as)
     OPENSSL_cleanse(as->server_sig, sizeof(as->server_sig));
 }
 
+/* The realm for bare user names from now on (the client's setting). */
+void auth_session_set_realm(struct auth_session *as, const char *realm)
+{
+    mem_free(as->realm);
+    as->realm = mem_strdup(realm ? realm : "");
+}
+
 void auth_session_free(struct auth_session *as)
 {
     if (as == NULL)

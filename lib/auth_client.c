@@ -21,6 +21,7 @@ struct auth_client {
     char *path;
     int timeout;
     struct stream *s;
+    char *realm; /* NULL: not sent */
 };
 
 struct auth_client *auth_client_create(const char *path, int timeout_sec)
@@ -46,7 +47,14 @@ void auth_client_free(struct auth_client *ac)
         return;
     auth_client_close(ac);
     mem_free(ac->path);
+    mem_free(ac->realm);
     mem_free(ac);
+}
+
+void auth_client_set_realm(struct auth_client *ac, const char *realm)
+{
+    mem_free(ac->realm);
+    ac->realm = realm ? mem_strdup(realm) : NULL;
 }
 
 void auth_reply_init(struct auth_reply *r)
@@ -196,13 +204,26 @@ enum auth_status auth_client_start(struct auth_client *ac, const char *mech,
                                    int tls, const char *client,
                                    struct auth_reply *r)
 {
-    return auth_client_call(
-        ac, r, 1, ATTR_PUT_STR(AUTH_ATTR_REQUEST, AUTH_REQ_START),
-        ATTR_PUT_STR(AUTH_ATTR_MECH, mech),
-        ATTR_PUT_STR(AUTH_ATTR_RESPONSE, initial ? initial : ""),
-        ATTR_PUT_STR(AUTH_ATTR_OPTIONS, options),
-        ATTR_PUT_INT(AUTH_ATTR_TLS, tls != 0),
-        ATTR_PUT_STR(AUTH_ATTR_CLIENT, client ? client : "unknown"), ATTR_END);
+    if (initial == NULL)
+        initial = "";
+    if (client == NULL)
+        client = "unknown";
+    if (ac->realm == NULL)
+        return auth_client_call(
+            ac, r, 1, ATTR_PUT_STR(AUTH_ATTR_REQUEST, AUTH_REQ_START),
+            ATTR_PUT_STR(AUTH_ATTR_MECH, mech),
+            ATTR_PUT_STR(AUTH_ATTR_RESPONSE, initial),
+            ATTR_PUT_STR(AUTH_ATTR_OPTIONS, options),
+            ATTR_PUT_INT(AUTH_ATTR_TLS, tls != 0),
+            ATTR_PUT_STR(AUTH_ATTR_CLIENT, client), ATTR_END);
+    return auth_client_call(ac, r, 1,
+                            ATTR_PUT_STR(AUTH_ATTR_REQUEST, AUTH_REQ_START),
+                            ATTR_PUT_STR(AUTH_ATTR_MECH, mech),
+                            ATTR_PUT_STR(AUTH_ATTR_RESPONSE, initial),
+                            ATTR_PUT_STR(AUTH_ATTR_OPTIONS, options),
+                            ATTR_PUT_INT(AUTH_ATTR_TLS, tls != 0),
+                            ATTR_PUT_STR(AUTH_ATTR_CLIENT, client),
+                            ATTR_PUT_STR(AUTH_ATTR_REALM, ac->realm), ATTR_END);
 }
 
 enum auth_status auth_client_step(struct auth_client *ac, const char *response,

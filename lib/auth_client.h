@@ -35,7 +35,10 @@
  *       initial response exactly as the SMTP client sent it after the
  *       mechanism name: base64, "=" for an empty one, "" for none.
  *       CLIENT is "host[addr]" for the service's log lines. A mechanism
- *       not allowed by OPTIONS/TLS fails.
+ *       not allowed by OPTIONS/TLS fails. Optional: realm=TEXT, the realm
+ *       for a bare user name (smtpd_sasl_local_domain as the client sees
+ *       it, so that a master.cf -o override counts); without it the
+ *       service's own smtpd_sasl_local_domain is used.
  *
  *   request=step    response=TEXT
  *       The client's next line, exactly as sent (base64, or "*" which
@@ -98,6 +101,7 @@ enum auth_status {
 #define AUTH_ATTR_MECH     "mech"
 #define AUTH_ATTR_RESPONSE "response"
 #define AUTH_ATTR_CLIENT   "client"
+#define AUTH_ATTR_REALM    "realm"
 #define AUTH_ATTR_SENDER   "sender"
 #define AUTH_ATTR_HOST     "host"
 #define AUTH_ATTR_NEXTHOP  "nexthop"
@@ -129,6 +133,11 @@ struct auth_reply {
  */
 struct auth_client *auth_client_create(const char *path, int timeout_sec);
 void auth_client_free(struct auth_client *ac);
+/*
+ * Send REALM (smtpd_sasl_local_domain; NULL: let the service use its own)
+ * with every later start request.
+ */
+void auth_client_set_realm(struct auth_client *ac, const char *realm);
 
 /* A reply buffer set (free with auth_reply_free). */
 void auth_reply_init(struct auth_reply *r);

@@ -410,6 +410,8 @@ int smtpd_sasl_init(struct buf *err)
     }
     sasl_ac =
         auth_client_create(var_smtpd_sasl_path, (int) var_auth_ipc_timeout);
+    /* A master.cf "-o smtpd_sasl_local_domain=..." must reach auth. */
+    auth_client_set_realm(sasl_ac, var_smtpd_sasl_local_domain);
     sasl_on = 1;
     return 0;
 }

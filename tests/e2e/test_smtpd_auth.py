@@ -32,6 +32,7 @@ TESTBIN = BUILD_DIR / "testbin"
 MYHOST = "mail.example.test"
 REALM = "example.org"
 ALICE_PW = "alice pass 1"
+DAVE_PW = "dave pass 4"
 CAROL_PW = "carol-pw-2"
 RELAYED = "someone@elsewhere.example"
 
@@ -69,7 +70,7 @@ def sub(tmp_path_factory):
     sasldb = inst.config_dir / "sasldb2"
     p = Ports()
     (p.sub, p.tlsonly, p.noplain, p.filter, p.exc, p.login, p.off,
-     p.rate) = free_ports(8)
+     p.rate, p.realm) = free_ports(9)
     m = Master(inst, inst.main_cf.read_text())
     m.log.unlink(missing_ok=True)
     tls = f"-o smtpd_tls_cert_file={cert} -o smtpd_tls_key_file={key}" \
@@ -99,7 +100,9 @@ def sub(tmp_path_factory):
          "{boss@example.org=carol@example.org}}",
          f"127.0.0.1:{p.off} inet n - y - - smtpd",
          f"127.0.0.1:{p.rate} inet n - y - - smtpd {on}"
-         " -o smtpd_client_auth_rate_limit=2"],
+         " -o smtpd_client_auth_rate_limit=2",
+         f"127.0.0.1:{p.realm} inet n - y - - smtpd {on}"
+         " -o smtpd_sasl_local_domain=other.example"],
         myhostname=MYHOST,
         mydomain="example.test",
         mydestination="example.test, $myhostname",
@@ -119,6 +122,11 @@ def sub(tmp_path_factory):
     res = subprocess.run([str(inst.command("postauth")), "-c",
                           str(inst.config_dir), "add", "alice"],
                          input=ALICE_PW + "\n", capture_output=True,
+                         text=True, timeout=30)
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run([str(inst.command("postauth")), "-c",
+                          str(inst.config_dir), "add", "dave@other.example"],
+                         input=DAVE_PW + "\n", capture_output=True,
                          text=True, timeout=30)
     assert res.returncode == 0, res.stderr
     res = subprocess.run(["saslpasswd2", "-c", "-p", "-f", str(sasldb),
@@ -170,6 +178,18 @@ def test_swaks_mechanisms_relay_after_auth(sub, mech):
     assert wait_for(lambda: f"sasl_method={mech}, "
                     "sasl_username=alice@example.org" in sub.log_text()[mark:])
     assert wait_for(lambda: " auth=1 " in sub.log_text()[mark:])
+
+
+def test_local_domain_override_reaches_auth(sub):
+    # A bare name gets the realm of the smtpd service it logged in to: a
+    # master.cf -o override counts, not only auth's main.cf value.
+    plain = "AUTH PLAIN " + b64(f"\0dave\0{DAVE_PW}")
+    c = connect(sub.ports.realm)
+    assert c.cmd(plain) == "235 2.7.0 Authentication successful"
+    c.close()
+    c = connect(sub.ports.sub)
+    assert c.cmd(plain).startswith("535 5.7.8 ")
+    c.close()
 
 
 def test_relay_denied_without_auth_and_auth_off(sub):

@@ -35,6 +35,9 @@ const char *__lsan_default_suppressions(void)
 
 static char tmpdir[] = "/tmp/test_smtpd_sasl.XXXXXX";
 
+/* What smtpd_sasl_init handed to auth_client_set_realm (the mock below). */
+static char mock_realm[64];
+
 static void load(const char *const *params)
 {
     size_t i;
@@ -281,6 +284,17 @@ static void test_init_errors(void **state)
         assert_int_equal(smtpd_sasl_enabled(), 0);
         smtpd_sasl_free();
     }
+    /* The realm smtpd sees (a master.cf -o override) is handed to auth. */
+    {
+        const char *params[] = {"smtpd_sasl_auth_enable=yes",
+                                "smtpd_sasl_local_domain=realm.example", NULL};
+
+        mock_realm[0] = 0;
+        load(params);
+        assert_int_equal(smtpd_sasl_init(err), 0);
+        assert_string_equal(mock_realm, "realm.example");
+        smtpd_sasl_free();
+    }
     buf_free(err);
 }
 
@@ -315,6 +329,12 @@ struct auth_client *auth_client_create(const char *path, int timeout_sec)
 void auth_client_free(struct auth_client *ac)
 {
     mem_free(ac);
+}
+
+void auth_client_set_realm(struct auth_client *ac, const char *realm)
+{
+    (void) ac;
+    snprintf(mock_realm, sizeof(mock_realm), "%s", realm ? realm : "");
 }
 
 void auth_reply_init(struct auth_reply *r)
