@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -306,6 +307,16 @@ static int deliver_valid_dsn(const char *dsn)
     return *p == 0;
 }
 
+/* Has the peer of FD closed its end (or sent what it never sends)? */
+static int deliver_peer_gone(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+
+    if (fd < 0 || poll(&p, 1, 0) <= 0)
+        return 0;
+    return (p.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 struct deliver_agent *deliver_agent_open(struct stream *s, struct buf *err)
 {
     struct deliver_agent *a = mem_calloc(1, sizeof(*a));
@@ -392,6 +403,18 @@ struct deliver_agent *deliver_agent_open(struct stream *s, struct buf *err)
     a->lock_fd = open(buf_str(path), O_RDONLY | O_CLOEXEC);
     if (a->lock_fd >= 0)
         (void) flock(a->lock_fd, LOCK_SH);
+    /*
+     * A qmgr that died before we held the lock may have a successor that
+     * found the file unlocked and sent it to another agent: delivering
+     * now could deliver twice. Its socket shows the death (qmgr sends
+     * nothing after the request), so give the request up; the new qmgr
+     * owns the message. A qmgr dying after this point finds the lock.
+     */
+    if (deliver_peer_gone(stream_fd(s))) {
+        buf_setf(err, "%s: the queue manager went away before delivery",
+                 buf_str(req->queue_id));
+        goto bad;
+    }
     buf_free(addr);
     buf_free(orig);
     buf_free(orcpt);
@@ -475,8 +498,8 @@ static void deliver_send_result(struct deliver_agent *a, size_t index,
 }
 
 static int deliver_vreport(struct deliver_agent *a, size_t index, int action,
-                           const char *dsn, const char *relay, const char *fmt,
-                           va_list ap)
+                           const char *dsn, const char *relay, int quiet,
+                           const char *fmt, va_list ap)
 {
     struct deliver_rcpt *r;
     struct buf *reason = buf_new(128);
@@ -541,10 +564,11 @@ static int deliver_vreport(struct deliver_agent *a, size_t index, int action,
             < 0)
             msg_warn("%s: cannot write the defer log: %s", id, qf_error());
     }
-    deliver_log_status(id, buf_str(r->address), buf_str(r->orig_rcpt), relay,
-                       a->req.arrival_us, a->req.active_us, a->req.request_us,
-                       a->connected_us, action, buf_str(dsnbuf),
-                       buf_str(reason));
+    if (!quiet || ret < 0)
+        deliver_log_status(id, buf_str(r->address), buf_str(r->orig_rcpt),
+                           relay, a->req.arrival_us, a->req.active_us,
+                           a->req.request_us, a->connected_us, action,
+                           buf_str(dsnbuf), buf_str(reason));
     r->done = 1;
     deliver_send_result(a, index, action, buf_str(dsnbuf), buf_str(reason));
     buf_free(reason);
@@ -560,7 +584,20 @@ int deliver_report(struct deliver_agent *a, size_t index, int action,
     int ret;
 
     va_start(ap, fmt);
-    ret = deliver_vreport(a, index, action, dsn, relay, fmt, ap);
+    ret = deliver_vreport(a, index, action, dsn, relay, 0, fmt, ap);
+    va_end(ap);
+    return ret;
+}
+
+int deliver_report_quiet(struct deliver_agent *a, size_t index, int action,
+                         const char *dsn, const char *relay, const char *fmt,
+                         ...)
+{
+    va_list ap;
+    int ret;
+
+    va_start(ap, fmt);
+    ret = deliver_vreport(a, index, action, dsn, relay, 1, fmt, ap);
     va_end(ap);
     return ret;
 }
@@ -576,7 +613,7 @@ int deliver_report_rest(struct deliver_agent *a, int action, const char *dsn,
         if (a->req.rcpts[i].done)
             continue;
         va_start(ap, fmt);
-        if (deliver_vreport(a, i, action, dsn, relay, fmt, ap) < 0)
+        if (deliver_vreport(a, i, action, dsn, relay, 0, fmt, ap) < 0)
             ret = -1;
         va_end(ap);
     }

@@ -154,6 +154,14 @@ void deliver_agent_connected(struct deliver_agent *a);
 int deliver_report(struct deliver_agent *a, size_t index, int action,
                    const char *dsn, const char *relay, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+/*
+ * deliver_report without the log line, for an agent that logged the
+ * deliveries the recipient expanded into itself (local: aliases,
+ * .forward). The line is still logged when the result cannot be recorded.
+ */
+int deliver_report_quiet(struct deliver_agent *a, size_t index, int action,
+                         const char *dsn, const char *relay, const char *fmt,
+                         ...) __attribute__((format(printf, 6, 7)));
 /* Report every recipient without a result yet with the same outcome. */
 int deliver_report_rest(struct deliver_agent *a, int action, const char *dsn,
                         const char *relay, const char *fmt, ...)
