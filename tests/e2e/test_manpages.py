@@ -14,7 +14,8 @@ PAGES = sorted(REPO.glob("man/man[1-8]/*.[1-8]"))
 
 def test_there_are_pages():
     names = {p.stem for p in PAGES}
-    for command in ("postconf", "postmap", "postalias", "postern"):
+    for command in ("postconf", "postmap", "postalias", "postern", "postauth",
+                    "sendmail", "postqueue", "postsuper"):
         assert command in names, f"no man page for {command}"
 
 
