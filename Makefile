@@ -194,7 +194,7 @@ e2e: $(PROG_BINS) $(TEST_DAEMON_BINS)
 	@POSTERN_BUILD=$(BUILD) POSTERN_SANITIZE=$(SANITIZE) /usr/bin/python3 -m pytest -q tests/e2e
 
 # ---- dependencies --------------------------------------------------------
-DEB_PACKAGES := build-essential pkg-config clang libclang-rt-dev \
+DEB_PACKAGES := build-essential pkg-config clang libclang-rt-dev python3-aiosmtpd \
 	libssl-dev libdb-dev libbsd-dev libpcre2-dev libcmocka-dev \
 	python3 python3-pytest swaks libnet-ssleay-perl libio-socket-ssl-perl \
 	msmtp openssl groff-base man-db \

@@ -36,6 +36,12 @@ from conftest import BUILD_DIR, Instance, add_program, free_ports, \
 from test_master import Master, wait_for
 from tlscert import make_test_certs
 
+try:  # Debian's python3-aiosmtpd: a real SMTP server as the ISP relay
+    from aiosmtpd.controller import Controller as AioController
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+except ImportError:  # pragma: no cover - make deps installs it
+    AioController = None
+
 TESTBIN = BUILD_DIR / "testbin"
 MYHOST = "client.test"
 DNS_ADDR = "127.0.0.155"
@@ -359,6 +365,32 @@ class Env:
     pass
 
 
+class AioRelay:
+    """The ISP relay of the Postfix guides played by aiosmtpd: STARTTLS
+    required, AUTH PLAIN/LOGIN only over TLS, one account."""
+
+    def __init__(self, port, ctx, user, password):
+        self.user, self.password = user.encode(), password.encode()
+        self.messages = []
+        self.logins = []
+        self.controller = AioController(
+            self, hostname="127.0.0.1", port=port, tls_context=ctx,
+            require_starttls=True, auth_require_tls=True, auth_required=True,
+            authenticator=self.authenticate, ready_timeout=10)
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        ok = (isinstance(auth_data, LoginPassword)
+              and auth_data.login == self.user
+              and auth_data.password == self.password)
+        self.logins.append((mechanism, ok, session.ssl is not None))
+        return AuthResult(success=ok)
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
+                              envelope.original_content))
+        return "250 2.0.0 Ok: queued by the ISP"
+
+
 def write_etc(inst, dns_addr):
     """Resolver files for the chrooted smtp processes (master -d copies
     nothing into queue_directory/etc)."""
@@ -381,6 +413,7 @@ def env():
     root = Path(tempfile.mkdtemp(prefix="postern-smtp-"))
     os.chmod(root, 0o711)
     servers = {}
+    e = None
     dns = None
     m = None
     sink_proc = None
@@ -398,7 +431,8 @@ def env():
         for name in SCENARIOS:
             servers[name] = FakeSMTP()
         e.servers = servers
-        e.dead, e.smtpd_port, e.mx_port, e.sink_port = free_ports(4)
+        e.dead, e.smtpd_port, e.mx_port, e.sink_port, e.aio_port = \
+            free_ports(5)
         sink_proc = subprocess.Popen(
             ["/usr/sbin/smtp-sink", "-u", "nobody", "-c",
              f"127.0.0.1:{e.sink_port}", "64"],
@@ -462,6 +496,7 @@ def env():
             "realsink.test": f"smtp:[127.0.0.1]:{e.sink_port}",
             "bind.test": f"smtpbind:[127.0.0.1]:{p['bind']}",
             "isp.test": f"smtpisp:[127.0.0.1]:{p['isp']}",
+            "aio.test": f"smtpisp:[127.0.0.1]:{e.aio_port}",
             "secure.test": f"smtpsecure:[localhost]:{p['verify']}",
             "insecure.test": f"smtpsecure:[localhost]:{p['badfp']}",
         }
@@ -481,6 +516,7 @@ def env():
             f"[127.0.0.1]:{p['scram']} scramuser:scram,pw=\n"
             "bob@sink.test bob:bobpw\n"
             f"[127.0.0.1]:{p['isp']} ispuser:isp secret\n"
+            f"[127.0.0.1]:{e.aio_port} aiouser:aio secret\n"
             "dave@soho.test dave:davepw\n"
             "erin@soho.test erin:erinpw\n")
         (conf / "sender_relay").write_text(
@@ -602,6 +638,9 @@ def env():
             log=root / "dnsmasq.log")
         dns.start()
         write_etc(inst, DNS_ADDR)
+        if AioController is not None:
+            e.aio = AioRelay(e.aio_port, ctx, "aiouser", "aio secret")
+            e.aio.controller.start()
         m.start()
         e.m = m
         yield e
@@ -614,6 +653,8 @@ def env():
             dns.stop()
         for srv in servers.values():
             srv.stop()
+        if getattr(e, "aio", None) is not None:
+            e.aio.controller.stop()
         if sink_proc is not None:
             sink_proc.terminate()
             sink_proc.wait(timeout=10)
@@ -1048,6 +1089,25 @@ def test_isp_relay_auth_plain_over_starttls(env):
     # AUTH came after STARTTLS and the second EHLO
     names = [c.split()[0].upper() for c in s.commands]
     assert names[:4] == ["EHLO", "STARTTLS", "EHLO", "AUTH"], names
+
+
+def test_isp_relay_is_a_real_aiosmtpd_server(env):
+    """The same set-up against aiosmtpd (another implementation than our
+    fake server): TLS first, then AUTH with the account from
+    smtp_sasl_password_maps, then the message."""
+    e = env
+    if AioController is None:
+        pytest.fail("python3-aiosmtpd is missing: make deps")
+    qid = inject(e, "alice@sink.test", "r@aio.test")
+    line = line_for(e, qid, "r@aio.test")
+    assert re.search(r"relay=127\.0\.0\.1\[127\.0\.0\.1\]:\d+, .*"
+                     r"dsn=2\.0\.0, status=sent \(250 2\.0\.0 Ok: queued by "
+                     r"the ISP\)", line), line
+    assert e.aio.logins == [("PLAIN", True, True)]
+    assert len(e.aio.messages) == 1
+    sender, rcpts, content = e.aio.messages[0]
+    assert rcpts == ["r@aio.test"]
+    assert b"\r\n\r\n" in content or b"\n\n" in content
 
 
 def test_delivery_to_smtp_sink(env):
