@@ -954,6 +954,37 @@ def test_connection_cache_reuses_the_session(env):
                      l1 + "\n" + l2), (l1, l2)
 
 
+def test_smtp_runs_as_mail_owner_and_cannot_read_passwords(env):
+    """The smtp processes never hold root nor the relay passwords: the
+    credentials come from the auth service (issue 7's security check)."""
+    e = env
+    qid = inject(e, "alice@sink.test", "c3@cache.test")
+    assert "status=sent" in line_for(e, qid, "c3@cache.test")
+    # smtpcache keeps its process (and session) for the cache time limit.
+    exe = str(e.inst.daemon_dir / "smtp")
+    pids = [p for p in e.m.instance_processes()
+            if os.readlink(f"/proc/{p}/exe") == exe]
+    assert pids, "no smtp process alive after a cached delivery"
+    uid = e.inst.uid
+    for pid in pids:
+        with open(f"/proc/{pid}/status") as f:
+            ids = [line.split()[1:] for line in f
+                   if line.startswith(("Uid:", "Gid:"))]
+        assert ids[0] == [str(uid)] * 4, ids
+        assert "0" not in ids[1], ids
+        # and nothing of it is open: no descriptor points at the file
+        fds = os.listdir(f"/proc/{pid}/fd")
+        targets = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in fds
+                   if os.path.exists(f"/proc/{pid}/fd/{fd}")]
+        assert not any("sasl_passwd" in t for t in targets), targets
+    passwd = e.inst.config_dir / "sasl_passwd.db"
+    st = os.stat(passwd)
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, 0, 0o600)
+    res = subprocess.run(["cat", str(passwd)], user=uid,
+                         capture_output=True, timeout=10)
+    assert res.returncode != 0 and b"Permission denied" in res.stderr
+
+
 def test_delivery_into_our_own_smtpd(env):
     e = env
     qid = inject(e, "alice@sink.test", "user@loop.test")
