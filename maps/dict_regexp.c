@@ -20,11 +20,16 @@
 #include "dict_impl.h"
 #include "dict_pattern.h"
 #include "mem.h"
+#include "pat_literal.h"
 
 struct regexp_re {
     regex_t re;
     regmatch_t *pm; /* NULL unless the result uses "$n" */
     size_t npm;
+    /* Text every match contains (pat_literal.h): no text, no regexec. */
+    char lit[128];
+    size_t lit_len;
+    int icase;
 };
 
 static int regexp_flag(int *opts, int c)
@@ -64,6 +69,9 @@ static void *regexp_compile(const char *pattern, int opts, int need_sub,
         r->npm = r->re.re_nsub + 1;
         r->pm = mem_calloc(r->npm, sizeof(*r->pm));
     }
+    if (opts & REG_EXTENDED)
+        r->lit_len = pat_required_literal(pattern, r->lit, sizeof(r->lit));
+    r->icase = (opts & REG_ICASE) != 0;
     return r;
 }
 
@@ -81,6 +89,8 @@ static int regexp_match(void *re, const char *key, size_t len, size_t *ofs,
     int ret;
 
     (void) len;
+    if (r->lit_len && !pat_has_literal(key, r->lit, r->lit_len, r->icase))
+        return 0;
     ret = regexec(&r->re, key, use_pm ? r->npm : 0, use_pm ? r->pm : NULL, 0);
     if (ret == REG_NOMATCH)
         return 0;

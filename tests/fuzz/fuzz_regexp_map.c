@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "dict.h"
 #include "msg.h"
+#include "regex_cost.h"
 
 #define MAX_INPUT 4096
 #define MAX_KEY   64
@@ -53,35 +54,6 @@ static int init(void)
     close(fd);
     atexit(cleanup);
     return 1;
-}
-
-/*
- * Back-references, stacked repeat operators, or repeat counts that
- * multiply into huge automata: glibc's cost, not ours.
- */
-static int too_costly(const char *text, size_t len)
-{
-    int bounds = 0;
-    size_t i;
-
-    for (i = 0; i + 1 < len; i++) {
-        if (text[i] == '\\' && text[i + 1] >= '1' && text[i + 1] <= '9')
-            return 1;
-        /* "a++++": glibc copies the tree once per stacked operator. */
-        if (strchr("+*?}", text[i]) != NULL && text[i] != 0
-            && strchr("+*?{", text[i + 1]) != NULL && text[i + 1] != 0)
-            return 1;
-        if (text[i] == '{' && text[i + 1] >= '0' && text[i + 1] <= '9') {
-            size_t j = i + 1;
-            long count = 0;
-
-            while (j < len && text[j] >= '0' && text[j] <= '9' && count <= 32)
-                count = count * 10 + (text[j++] - '0');
-            if (count > 32 || ++bounds > 3)
-                return 1;
-        }
-    }
-    return 0;
 }
 
 static void lookups(struct dict *d, const char *last)
