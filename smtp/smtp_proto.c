@@ -454,6 +454,40 @@ static int smtp_put_header(struct smtp_session *ss, struct buf *hdr,
  * broke: stream reason), -2 (the queue file or a table failed: ERR; the
  * conversation cannot go on either).
  */
+/*
+ * Read the reply to the RCPT TO of recipient I and act on it: accepted,
+ * or that recipient deferred/bounced with the server's text. 0 to go on;
+ * -1 with *RET set when the session cannot go on (lost, garbled, 421).
+ */
+static int smtp_rcpt_reply(struct smtp_state *st, struct smtp_session *ss,
+                           size_t i, struct smtp_reply *r, size_t *naccepted,
+                           int *ret)
+{
+    if (smtp_read(ss, var_smtp_rcpt_timeout, r) < 0) {
+        *ret = smtp_broken(st, ss, "sending RCPT TO");
+        return -1;
+    }
+    if (r->code == 0) {
+        *ret = smtp_malformed(st, ss, r, "RCPT TO");
+        return -1;
+    }
+    if (r->code == 421) {
+        *ret = smtp_message_fail(st, ss, r, "RCPT TO");
+        return -1;
+    }
+    if (r->code >= 200 && r->code < 300) {
+        st->accepted[i] = 1;
+        (*naccepted)++;
+    } else {
+        deliver_report(
+            st->a, i, r->code >= 500 ? REC_ACTION_BOUNCED : REC_ACTION_DEFERRED,
+            r->dsn, buf_str(ss->relay),
+            "host %s said: %s (in reply to RCPT TO command)", buf_str(ss->peer),
+            buf_str(r->text));
+    }
+    return 0;
+}
+
 static int smtp_send_content(struct smtp_state *st, struct smtp_session *ss,
                              struct buf *err)
 {
@@ -696,29 +730,8 @@ int smtp_proto_deliver(struct smtp_state *st, struct smtp_session *ss,
         sent[nsent++] = i;
         if (pipe)
             continue;
-        if (smtp_read(ss, var_smtp_rcpt_timeout, &r) < 0) {
-            ret = smtp_broken(st, ss, "sending RCPT TO");
+        if (smtp_rcpt_reply(st, ss, i, &r, &naccepted, &ret) < 0)
             goto out;
-        }
-        if (r.code == 0) {
-            ret = smtp_malformed(st, ss, &r, "RCPT TO");
-            goto out;
-        }
-        if (r.code == 421) {
-            ret = smtp_message_fail(st, ss, &r, "RCPT TO");
-            goto out;
-        }
-        if (r.code >= 200 && r.code < 300) {
-            st->accepted[i] = 1;
-            naccepted++;
-        } else {
-            deliver_report(st->a, i,
-                           r.code >= 500 ? REC_ACTION_BOUNCED
-                                         : REC_ACTION_DEFERRED,
-                           r.dsn, buf_str(ss->relay),
-                           "host %s said: %s (in reply to RCPT TO command)",
-                           buf_str(ss->peer), buf_str(r.text));
-        }
     }
     if (pipe) {
         int mail_ok;
@@ -757,29 +770,8 @@ int smtp_proto_deliver(struct smtp_state *st, struct smtp_session *ss,
             goto out;
         }
         for (size_t k = 0; k < nsent; k++) {
-            i = sent[k];
-            if (smtp_read(ss, var_smtp_rcpt_timeout, &r) < 0) {
-                ret = smtp_broken(st, ss, "sending RCPT TO");
+            if (smtp_rcpt_reply(st, ss, sent[k], &r, &naccepted, &ret) < 0)
                 goto out;
-            }
-            if (r.code == 0) {
-                ret = smtp_malformed(st, ss, &r, "RCPT TO");
-                goto out;
-            }
-            if (r.code >= 200 && r.code < 300) {
-                st->accepted[i] = 1;
-                naccepted++;
-            } else if (r.code == 421) {
-                ret = smtp_message_fail(st, ss, &r, "RCPT TO");
-                goto out;
-            } else {
-                deliver_report(st->a, i,
-                               r.code >= 500 ? REC_ACTION_BOUNCED
-                                             : REC_ACTION_DEFERRED,
-                               r.dsn, buf_str(ss->relay),
-                               "host %s said: %s (in reply to RCPT TO command)",
-                               buf_str(ss->peer), buf_str(r.text));
-            }
         }
     }
     if (nsent == 0)
