@@ -141,6 +141,29 @@ static int local_kernel_lock(int fd, struct buf *err)
  * and dot-lock with root privileges (the spool folder). WHAT: "mailbox"
  * or "file"; OK_TEXT the reason on success.
  */
+/*
+ * Report a mailbox, maildir or file write: OK_TEXT when it worked, else
+ * deferred (4.x.x DSN) or bounced with Postfix's texts: "cannot update
+ * mailbox PATH for user U. WHY" for a mailbox (WHAT "mailbox"), else
+ * "FAILED PATH: WHY".
+ */
+static void local_write_outcome(struct local_state *st, int ok,
+                                const char *ok_text, const char *what,
+                                const char *path, const char *dsn,
+                                const char *failed, const char *why)
+{
+    int action = dsn[0] == '4' ? REC_ACTION_DEFERRED : REC_ACTION_BOUNCED;
+
+    if (ok)
+        local_outcome(st, REC_ACTION_DELIVERED, "2.0.0", "%s", ok_text);
+    else if (strcmp(what, "mailbox") == 0)
+        local_outcome(st, action, dsn,
+                      "cannot update mailbox %s for user %s. %s", path,
+                      st->user ? st->user : "", why);
+    else
+        local_outcome(st, action, dsn, "%s %s: %s", failed, path, why);
+}
+
 static void local_mbox(struct local_state *st, const char *path, uid_t uid,
                        gid_t gid, int open_as_root, const char *what,
                        const char *ok_text)
@@ -250,17 +273,8 @@ done:
             msg_warn("cannot remove lock file %s: %m", buf_str(lockpath));
         local_restore_eugid();
     }
-    if (ok)
-        local_outcome(st, REC_ACTION_DELIVERED, "2.0.0", "%s", ok_text);
-    else if (strcmp(what, "mailbox") == 0)
-        local_outcome(st,
-                      dsn[0] == '4' ? REC_ACTION_DEFERRED : REC_ACTION_BOUNCED,
-                      dsn, "cannot update mailbox %s for user %s. %s", path,
-                      st->user ? st->user : "", buf_str(why));
-    else
-        local_outcome(
-            st, dsn[0] == '4' ? REC_ACTION_DEFERRED : REC_ACTION_BOUNCED, dsn,
-            "cannot append message to file %s: %s", path, buf_str(why));
+    local_write_outcome(st, ok, ok_text, what, path, dsn,
+                        "cannot append message to file", buf_str(why));
     buf_free(lockpath);
     buf_free(err);
     buf_free(why);
@@ -377,18 +391,8 @@ done:
     if (fd >= 0)
         close(fd);
     local_restore_eugid();
-    if (ok)
-        local_outcome(st, REC_ACTION_DELIVERED, "2.0.0",
-                      "delivered to maildir");
-    else if (strcmp(what, "mailbox") == 0)
-        local_outcome(st,
-                      dsn[0] == '4' ? REC_ACTION_DEFERRED : REC_ACTION_BOUNCED,
-                      dsn, "cannot update mailbox %s for user %s. %s", dir,
-                      st->user ? st->user : "", buf_str(why));
-    else
-        local_outcome(
-            st, dsn[0] == '4' ? REC_ACTION_DEFERRED : REC_ACTION_BOUNCED, dsn,
-            "cannot deliver to maildir %s: %s", dir, buf_str(why));
+    local_write_outcome(st, ok, "delivered to maildir", what, dir, dsn,
+                        "cannot deliver to maildir", buf_str(why));
     buf_free(base);
     buf_free(name);
     buf_free(tmp);
