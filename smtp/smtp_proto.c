@@ -455,6 +455,26 @@ static int smtp_put_header(struct smtp_session *ss, struct buf *hdr,
  * conversation cannot go on either).
  */
 /*
+ * Read one reply within TIMEOUT seconds. 0 with a well-formed reply in R;
+ * -1 with *RET set when the connection broke while DOING ("sending MAIL
+ * FROM") or the reply to CMD was garbled.
+ */
+static int smtp_reply_get(struct smtp_state *st, struct smtp_session *ss,
+                          long timeout, struct smtp_reply *r, const char *doing,
+                          const char *cmd, int *ret)
+{
+    if (smtp_read(ss, timeout, r) < 0) {
+        *ret = smtp_broken(st, ss, doing);
+        return -1;
+    }
+    if (r->code == 0) {
+        *ret = smtp_malformed(st, ss, r, cmd);
+        return -1;
+    }
+    return 0;
+}
+
+/*
  * Read the reply to the RCPT TO of recipient I and act on it: accepted,
  * or that recipient deferred/bounced with the server's text. 0 to go on;
  * -1 with *RET set when the session cannot go on (lost, garbled, 421).
@@ -463,14 +483,10 @@ static int smtp_rcpt_reply(struct smtp_state *st, struct smtp_session *ss,
                            size_t i, struct smtp_reply *r, size_t *naccepted,
                            int *ret)
 {
-    if (smtp_read(ss, var_smtp_rcpt_timeout, r) < 0) {
-        *ret = smtp_broken(st, ss, "sending RCPT TO");
+    if (smtp_reply_get(st, ss, var_smtp_rcpt_timeout, r, "sending RCPT TO",
+                       "RCPT TO", ret)
+        < 0)
         return -1;
-    }
-    if (r->code == 0) {
-        *ret = smtp_malformed(st, ss, r, "RCPT TO");
-        return -1;
-    }
     if (r->code == 421) {
         *ret = smtp_message_fail(st, ss, r, "RCPT TO");
         return -1;
@@ -697,14 +713,10 @@ int smtp_proto_deliver(struct smtp_state *st, struct smtp_session *ss,
         goto out;
     }
     if (!pipe) {
-        if (smtp_read(ss, var_smtp_mail_timeout, &r) < 0) {
-            ret = smtp_broken(st, ss, "sending MAIL FROM");
+        if (smtp_reply_get(st, ss, var_smtp_mail_timeout, &r,
+                           "sending MAIL FROM", "MAIL FROM", &ret)
+            < 0)
             goto out;
-        }
-        if (r.code == 0) {
-            ret = smtp_malformed(st, ss, &r, "MAIL FROM");
-            goto out;
-        }
         if (r.code >= 300) {
             ret = smtp_message_fail(st, ss, &r, "MAIL FROM");
             goto out;
@@ -740,14 +752,10 @@ int smtp_proto_deliver(struct smtp_state *st, struct smtp_session *ss,
             ret = smtp_broken(st, ss, "sending DATA command");
             goto out;
         }
-        if (smtp_read(ss, var_smtp_mail_timeout, &r) < 0) {
-            ret = smtp_broken(st, ss, "sending MAIL FROM");
+        if (smtp_reply_get(st, ss, var_smtp_mail_timeout, &r,
+                           "sending MAIL FROM", "MAIL FROM", &ret)
+            < 0)
             goto out;
-        }
-        if (r.code == 0) {
-            ret = smtp_malformed(st, ss, &r, "MAIL FROM");
-            goto out;
-        }
         mail_ok = r.code >= 200 && r.code < 300;
         if (!mail_ok) {
             /* the replies to the RCPTs and DATA still come: read them */
@@ -785,14 +793,10 @@ int smtp_proto_deliver(struct smtp_state *st, struct smtp_session *ss,
             goto out;
         }
     }
-    if (smtp_read(ss, var_smtp_data_init_timeout, &r) < 0) {
-        ret = smtp_broken(st, ss, "sending DATA command");
+    if (smtp_reply_get(st, ss, var_smtp_data_init_timeout, &r,
+                       "sending DATA command", "DATA", &ret)
+        < 0)
         goto out;
-    }
-    if (r.code == 0) {
-        ret = smtp_malformed(st, ss, &r, "DATA");
-        goto out;
-    }
     if (naccepted == 0) {
         /* pipelined, and every recipient was refused */
         if (r.code == 354) {
@@ -819,16 +823,12 @@ int smtp_proto_deliver(struct smtp_state *st, struct smtp_session *ss,
         ret = smtp_broken(st, ss, "sending message body");
         goto out;
     }
-    if (smtp_read(ss, var_smtp_data_done_timeout, &r) < 0) {
-        ret = smtp_broken(st, ss,
-                          "sending end of data -- message may be sent more "
-                          "than once");
+    if (smtp_reply_get(st, ss, var_smtp_data_done_timeout, &r,
+                       "sending end of data -- message may be sent more "
+                       "than once",
+                       "end of DATA", &ret)
+        < 0)
         goto out;
-    }
-    if (r.code == 0) {
-        ret = smtp_malformed(st, ss, &r, "end of DATA");
-        goto out;
-    }
     if (r.code >= 200 && r.code < 300) {
         for (i = 0; i < req->rcpt_count; i++)
             if (st->accepted[i] && !req->rcpts[i].done)
