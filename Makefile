@@ -200,7 +200,7 @@ DEB_PACKAGES := build-essential pkg-config clang libclang-rt-dev python3-aiosmtp
 	msmtp openssl groff-base man-db \
 	passwd clang-format procps iproute2 postfix postfix-pcre \
 	dnsmasq-base sasl2-bin libsasl2-modules fail2ban libauthen-sasl-perl \
-	libdigest-hmac-perl
+	libdigest-hmac-perl logrotate
 
 deps:
 	@bash conf/install-deps $(DEB_PACKAGES)

@@ -58,6 +58,10 @@ def install_env(**extra):
     # "make" run by the script must not inherit a parent make's variables.
     for name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
         env.pop(name, None)
+    # A test instance never installs a systemd unit or logrotate rules into
+    # the machine's own folders (test_ops.py points them at its own).
+    env.setdefault("systemd_unit_dir", "no")
+    env.setdefault("logrotate_dir", "no")
     env.update(extra)
     return env
 

@@ -29,3 +29,28 @@ def test_page_renders_cleanly(page):
     assert proc.stderr == ""
     # Bold comes out as overstrike (X backspace X): strip it to read the text.
     assert "NAME" in re.sub(".\x08", "", proc.stdout)
+
+
+def test_postconf5_is_generated_from_the_parameter_table():
+    """man/man5/postconf.5 is what man/gen-postconf5 makes of
+    lib/params.def: a parameter added without regenerating the page (or a
+    page edited by hand) fails here. Run man/gen-postconf5 -o
+    man/man5/postconf.5 to fix."""
+    proc = subprocess.run(["/usr/bin/python3", str(REPO / "man" / "gen-postconf5")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    committed = (REPO / "man" / "man5" / "postconf.5").read_text()
+    assert proc.stdout == committed, \
+        "man/man5/postconf.5 is out of date: run man/gen-postconf5 -o man/man5/postconf.5"
+    # Every parameter of the table is on the page.
+    names = re.findall(r"^PARAM\(([A-Za-z0-9_]+),", (REPO / "lib" / "params.def").read_text(),
+                       re.M)
+    assert len(names) > 500
+    listed = re.findall(r"^\.BR (\S+) \"", committed, re.M)
+    assert listed == names
+
+
+def test_section5_pages_exist():
+    names = {p.name for p in PAGES}
+    for page in ("postconf.5", "master.5", "postern_maps.5"):
+        assert page in names, f"no man page {page}"
