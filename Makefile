@@ -213,6 +213,13 @@ install:
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) VERSION=$(VERSION) MAKE="$(MAKE)" \
 		bash conf/postern-install $(INSTALL_ARGS)
 
+# make deb: a Debian package (dpkg-deb) from a staged install; see
+# conf/make-deb. DEB_OUT: where the .deb goes (default: BUILD).
+.PHONY: deb
+deb: all
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) VERSION=$(VERSION) MAKE="$(MAKE)" \
+		bash conf/make-deb $(DEB_OUT)
+
 # make demo: deps when missing, build, install into ./demo/ and run it in
 # the foreground (SMTP on 127.0.0.1:2525, log on stdout); see conf/demo.
 .PHONY: demo
