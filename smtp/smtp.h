@@ -10,6 +10,8 @@
  *   smtp_tls.c      STARTTLS and wrapper mode, TLS policies
  *   smtp_sasl.c     the SASL client (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256)
  *   smtp_generic.c  smtp_generic_maps on envelope and header addresses
+ *   smtp_mime.c     8-bit to 7-bit MIME conversion for servers without
+ *                   8BITMIME
  *
  * Errors: functions return -1 (or a SMTP_* outcome) with a reason text in
  * a caller's buffer; nothing here is fatal after start-up.
@@ -224,6 +226,49 @@ int smtp_generic_addr(const char *addr, struct buf *out, struct buf *err);
  */
 int smtp_generic_header(struct buf *header, struct buf *err);
 int smtp_generic_enabled(void);
+
+/* ---- MIME conversion to 7 bit (smtp_mime.c) ---------------------------- */
+
+/* Flags of the output callbacks. */
+#define SMTP_MIME_START   0x01 /* text: the data begins a line */
+#define SMTP_MIME_END     0x02 /* text: a line ends after the data */
+#define SMTP_MIME_QP      0x04 /* text: a line we encoded */
+#define SMTP_MIME_NEW     0x08 /* a header or empty line we added */
+#define SMTP_MIME_PRIMARY 0x10 /* header: of the message itself */
+
+struct smtp_mime_out {
+    /*
+     * One complete header: its physical lines joined by LF, no line end.
+     * HDR may be changed (rewritten) by the callee.
+     */
+    int (*header)(void *ctx, struct buf *hdr, int flags);
+    /* Content text: part of a line, a whole line, or a line end. */
+    int (*text)(void *ctx, const char *data, size_t len, int flags);
+    void *ctx;
+};
+
+struct smtp_mime;
+
+/*
+ * A converter writing to OUT, or (OUT NULL) a scan: feed it the whole
+ * content, then smtp_mime_eight says whether the message is 8-bit, and
+ * smtp_mime_rewind turns it into the converter for a second feeding of
+ * the same content (it keeps what the scan learned about each part).
+ */
+struct smtp_mime *smtp_mime_new(const struct smtp_mime_out *out);
+void smtp_mime_rewind(struct smtp_mime *m, const struct smtp_mime_out *out);
+/*
+ * Feed LEN bytes of content: a whole line or a piece of one (END: the
+ * line ends here). 0, or a callback's negative return value.
+ */
+int smtp_mime_feed(struct smtp_mime *m, const char *data, size_t len, int end);
+/* The content ended: ends an open line and header block. 0 or < 0. */
+int smtp_mime_finish(struct smtp_mime *m);
+/* After a scan: 8-bit body bytes or an 8bit/binary encoding were seen. */
+int smtp_mime_eight(const struct smtp_mime *m);
+/* After a scan: multipart/message nesting deeper than mime_nesting_limit. */
+int smtp_mime_too_deep(const struct smtp_mime *m);
+void smtp_mime_free(struct smtp_mime *m);
 
 /* ---- the conversation (smtp_proto.c) ------------------------------------ */
 

@@ -424,14 +424,17 @@ static int smtp_addr_header(const char *name, size_t len)
     return 0;
 }
 
-/* Write one (possibly folded: LF inside) header, rewritten when needed. */
-static int smtp_put_header(struct smtp_session *ss, struct buf *hdr,
-                           struct buf *err)
+/*
+ * Write one (possibly folded: LF inside) header, rewritten when needed
+ * (REWRITE: a header of the message itself, not of a MIME part).
+ */
+static int smtp_put_header_as(struct smtp_session *ss, struct buf *hdr,
+                              struct buf *err, int rewrite)
 {
     const char *p = buf_str(hdr), *colon = memchr(p, ':', buf_len(hdr));
     size_t start = 0, col = 0;
 
-    if (colon && smtp_generic_enabled()
+    if (rewrite && colon && smtp_generic_enabled()
         && smtp_addr_header(p, (size_t) (colon - p))) {
         if (smtp_generic_header(hdr, err) < 0)
             return -2;
@@ -449,10 +452,112 @@ static int smtp_put_header(struct smtp_session *ss, struct buf *hdr,
     return 0;
 }
 
+static int smtp_put_header(struct smtp_session *ss, struct buf *hdr,
+                           struct buf *err)
+{
+    return smtp_put_header_as(ss, hdr, err, 1);
+}
+
+/* ---- 8-bit to 7-bit conversion (smtp_mime.c does the MIME work) ------- */
+
+struct smtp_mime_sink {
+    struct smtp_session *ss;
+    struct buf *err;
+    size_t col;
+};
+
+static int smtp_mime_sink_header(void *ctx, struct buf *hdr, int flags)
+{
+    struct smtp_mime_sink *k = ctx;
+
+    return smtp_put_header_as(k->ss, hdr, k->err,
+                              (flags & SMTP_MIME_PRIMARY) != 0);
+}
+
+static int smtp_mime_sink_text(void *ctx, const char *data, size_t len,
+                               int flags)
+{
+    struct smtp_mime_sink *k = ctx;
+
+    if (flags & SMTP_MIME_START)
+        k->col = 0;
+    if (smtp_put_text(k->ss, data, len, (flags & SMTP_MIME_START) != 0, &k->col)
+        < 0)
+        return -1;
+    if (flags & SMTP_MIME_END) {
+        k->col = 0;
+        return stream_write(k->ss->s, "\r\n", 2) < 0 ? -1 : 0;
+    }
+    return 0;
+}
+
+/* Feed the whole content to M: 0, or < 0 (-2 with ERR: the file). */
+static int smtp_mime_pass(struct qf_reader *qf, struct smtp_mime *m,
+                          struct buf *data, struct buf *err)
+{
+    int type, rc;
+
+    if (qf_seek_content(qf) < 0 || qf_read(qf, data) != REC_MESSAGE) {
+        buf_setf(err, "cannot read the message: %s", qf_error());
+        return -2;
+    }
+    while ((type = qf_read(qf, data)) == REC_LINE || type == REC_PIECE)
+        if ((rc = smtp_mime_feed(m, buf_str(data), buf_len(data),
+                                 type == REC_LINE))
+            < 0)
+            return rc;
+    if (type != REC_XTRACTED) {
+        buf_setf(err, "cannot read the message: %s", qf_error());
+        return -2;
+    }
+    return smtp_mime_finish(m);
+}
+
+/*
+ * When the server lacks 8BITMIME and the message is 8-bit (BODY=8BITMIME,
+ * or 8-bit content found by a scan), send it converted to 7 bit, with the
+ * final dot: 0, -1, -2 as smtp_send_content; -3 (ERR) it cannot be
+ * converted (nothing was sent: bounce); 1: nothing to convert.
+ */
+static int smtp_send_converted(struct smtp_state *st, struct smtp_session *ss,
+                               struct buf *err)
+{
+    const struct deliver_request *req = deliver_agent_request(st->a);
+    struct qf_reader *qf = deliver_agent_file(st->a);
+    struct smtp_mime_sink sink = {ss, err, 0};
+    struct smtp_mime_out out = {smtp_mime_sink_header, smtp_mime_sink_text,
+                                &sink};
+    struct smtp_mime *m = smtp_mime_new(NULL);
+    struct buf *data = buf_new(1024);
+    int rc;
+
+    if ((rc = smtp_mime_pass(qf, m, data, err)) < 0)
+        goto out;
+    if (!(req->flags & REC_FLAG_8BITMIME) && !smtp_mime_eight(m)) {
+        rc = 1;
+        goto out;
+    }
+    if (smtp_mime_too_deep(m)) {
+        buf_set(err, "MIME nesting exceeds safety limit");
+        rc = -3;
+        goto out;
+    }
+    smtp_mime_rewind(m, &out);
+    if ((rc = smtp_mime_pass(qf, m, data, err)) < 0)
+        goto out;
+    if (stream_write(ss->s, ".\r\n", 3) < 0 || stream_flush(ss->s) < 0)
+        rc = -1;
+out:
+    smtp_mime_free(m);
+    buf_free(data);
+    return rc;
+}
+
 /*
  * Send the message content and the final dot. 0, -1 (the connection
  * broke: stream reason), -2 (the queue file or a table failed: ERR; the
- * conversation cannot go on either).
+ * conversation cannot go on either), -3 (the 8-bit message cannot be
+ * converted for this server: ERR; nothing was sent, bounce it).
  */
 /*
  * Read one reply within TIMEOUT seconds. 0 with a well-formed reply in R;
@@ -514,6 +619,10 @@ static int smtp_send_content(struct smtp_state *st, struct smtp_session *ss,
     size_t col = 0;
 
     stream_set_timeout(ss->s, (int) var_smtp_data_xfer_timeout);
+    if (!var_disable_mime_output_conversion && !ss->feat.eightbitmime
+        && (ret = smtp_send_converted(st, ss, err)) <= 0)
+        goto out;
+    ret = 0;
     if (qf_seek_content(qf) < 0 || qf_read(qf, data) != REC_MESSAGE) {
         buf_setf(err, "cannot read the message: %s", qf_error());
         ret = -2;
@@ -811,10 +920,14 @@ int smtp_proto_deliver(struct smtp_state *st, struct smtp_session *ss,
         goto out;
     }
     rc = smtp_send_content(st, ss, err);
-    if (rc == -2) {
+    if (rc == -2 || rc == -3) {
         /* a half-sent message must not be taken: drop the connection */
         st->reusable = 0;
-        smtp_report_rest(st, ss, REC_ACTION_DEFERRED, "4.3.0", buf_str(err));
+        if (rc == -3)
+            smtp_report_rest(st, ss, REC_ACTION_BOUNCED, "5.6.0", buf_str(err));
+        else
+            smtp_report_rest(st, ss, REC_ACTION_DEFERRED, "4.3.0",
+                             buf_str(err));
         stream_close(ss->s);
         ss->s = NULL;
         goto out;

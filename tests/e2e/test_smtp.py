@@ -358,7 +358,7 @@ SCENARIOS = ["basic", "helo", "fallback_ok", "t421", "hang", "retry", "sink",
              "tls", "verify", "wrongca", "enc", "plain", "login", "cram",
              "authfail", "gen", "cache", "sink2", "tlsbad", "wrap",
              "scram", "badfp", "soho1", "soho2", "sohodefault", "small",
-             "isp", "bind"]
+             "isp", "bind", "mime", "mimeoff"]
 
 
 class Env:
@@ -461,6 +461,8 @@ def env():
         servers["isp"].creds = {"ispuser": "isp secret"}
         servers["small"].ehlo = ["PIPELINING", "SIZE 100", "8BITMIME"]
         servers["wrap"].wrap = ctx
+        for name in ("mime", "mimeoff"):
+            servers[name].ehlo = ["PIPELINING", "SIZE 10240000", "DSN"]
         servers["wrap"].ehlo.append("AUTH PLAIN")
         conf = inst.config_dir
         p = {k: v.port for k, v in servers.items()}
@@ -499,6 +501,8 @@ def env():
             "aio.test": f"smtpisp:[127.0.0.1]:{e.aio_port}",
             "secure.test": f"smtpsecure:[localhost]:{p['verify']}",
             "insecure.test": f"smtpsecure:[localhost]:{p['badfp']}",
+            "mime.test": f"smtp:[127.0.0.1]:{p['mime']}",
+            "mimeoff.test": f"smtpnomime:[127.0.0.1]:{p['mimeoff']}",
         }
         (conf / "tls_policy").write_text(
             f"[127.0.0.1]:{p['enc']} encrypt\n")
@@ -576,6 +580,8 @@ def env():
             "smtp unix - - y - - smtp -o max_use=1",
             f"smtpfb unix - - y - - smtp {fb}",
             "smtpfast unix - - y - - smtp -o smtp_data_done_timeout=2s",
+            "smtpnomime unix - - y - - smtp "
+            "-o disable_mime_output_conversion=yes",
             f"smtptls unix - - y - - smtp -o smtp_tls_security_level=may "
             f"{tlsq}",
             f"smtpverify unix - - y - - smtp -o smtp_tls_security_level=verify"
@@ -1160,3 +1166,92 @@ def test_bind_address(env):
     qid = inject(e, "alice@sink.test", "b@bind.test")
     assert "status=sent" in line_for(e, qid, "b@bind.test")
     assert [x.peer for x in srv.sessions] == ["127.0.0.7"]
+
+
+def _unstuff(data):
+    return b"".join(line[1:] if line.startswith(b".") else line
+                    for line in data.splitlines(keepends=True))
+
+
+def test_8bit_mail_is_converted_for_a_server_without_8bitmime(env):
+    """No 8BITMIME in the EHLO reply: the 8-bit parts go out as
+    quoted-printable (headers as they are), and decode to the original;
+    with disable_mime_output_conversion = yes the mail goes as it is."""
+    import email
+    import email.policy
+
+    e = env
+    inst = e.inst
+    text = ("From: alice@sink.test\nTo: a@mime.test\nSubject: 8\u00e9\n"
+            "MIME-Version: 1.0\n"
+            "Content-Type: multipart/mixed; boundary=\"BB\"\n\n"
+            "--BB\nContent-Type: text/plain; charset=utf-8\n"
+            "Content-Transfer-Encoding: 8bit\n\n"
+            "caf\u00e9 = 1 \n.\n" + "\u00fc" * 60 + "\n"
+            "--BB\nContent-Type: application/octet-stream\n"
+            "Content-Transfer-Encoding: base64\n\nAAEC\n--BB--\n")
+    qids = []
+    for rcpt in ("a@mime.test", "b@mimeoff.test"):
+        res = inst.run([inst.daemon_dir / "qinject", "-f", "alice@sink.test",
+                        "-F", "2", inst.queue_dir, rcpt],
+                       input=text, stdin=None)
+        assert res.returncode == 0, res.stderr
+        qids.append(res.stdout.strip())
+    # no BODY=8BITMIME flag and no MIME headers: the scan finds the 8 bits
+    qids.append(inject(e, "alice@sink.test", "c@mime.test",
+                       body="gr\u00fc\u00df dich\n", wake_up=False))
+    own_queue(inst)
+    wake(inst)
+    for qid, rcpt in zip(qids, ("a@mime.test", "b@mimeoff.test",
+                                "c@mime.test")):
+        assert "status=sent" in line_for(e, qid, rcpt)
+
+    msgs = {m[1][0].split()[0]: m for m in e.servers["mime"].messages()}
+    mail, _, data = msgs["TO:<a@mime.test>"]
+    assert "BODY=8BITMIME" not in mail
+    raw = _unstuff(data)
+    body = raw.split(b"\r\n\r\n", 1)[1]
+    assert all(b < 128 for b in body), body
+    assert all(len(line) <= 76 for line in body.split(b"\r\n")), body
+    assert "Subject: 8\u00e9\r\n".encode() in raw  # headers as they are
+    assert b"\r\n..\r\n" in data  # dot-stuffed after the conversion
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    text_part, bin_part = msg.get_payload()
+    assert text_part["Content-Transfer-Encoding"] == "quoted-printable"
+    # (the line end before a boundary belongs to the boundary)
+    assert text_part.get_payload(decode=True) == (
+        "caf\u00e9 = 1 \r\n.\r\n" + "\u00fc" * 60).encode()
+    assert bin_part["Content-Transfer-Encoding"] == "base64"
+    assert bin_part.get_payload(decode=True) == b"\x00\x01\x02"
+
+    mail, _, data = msgs["TO:<c@mime.test>"]
+    msg = email.message_from_bytes(_unstuff(data),
+                                   policy=email.policy.compat32)
+    assert msg["MIME-Version"] == "1.0"
+    assert msg["Content-Transfer-Encoding"] == "quoted-printable"
+    assert b"gr=C3=BC=C3=9F dich" in data
+    assert msg.get_payload(decode=True) == "gr\u00fc\u00df dich\r\n".encode()
+
+    # conversion off: the 8-bit body goes as it is
+    mail, _, data = e.servers["mimeoff"].messages()[0]
+    assert "BODY=8BITMIME" not in mail
+    assert "caf\u00e9 = 1 \r\n..\r\n".encode() in data
+    assert b"Content-Transfer-Encoding: 8bit\r\n" in data
+
+
+def test_8bit_mail_nested_too_deep_bounces(env):
+    """Deeper than mime_nesting_limit (100) it cannot be converted: a
+    bounce, as Postfix, not a half-converted message."""
+    e = env
+    nest = "".join(f"--b{i - 1}\nContent-Type: multipart/mixed; "
+                   f"boundary=b{i}\n\n" for i in range(1, 102))
+    qid = inject(e, "alice@sink.test", "deep@mime.test",
+                 headers="From: alice@sink.test\nTo: deep@mime.test\n"
+                         "MIME-Version: 1.0\n"
+                         "Content-Type: multipart/mixed; boundary=b0\n",
+                 body=nest + "--b101\n\nd\u00e9j\u00e0\n")
+    line = line_for(e, qid, "deep@mime.test")
+    assert re.search(r"dsn=5\.6\.0, status=bounced \(MIME nesting exceeds "
+                     r"safety limit\)$", line), line
+    assert not [m for m in e.servers["mime"].messages()
+                if m[1][0].startswith("TO:<deep@")]

@@ -18,6 +18,7 @@
 #include "../../smtp/smtp_addr.c"
 #include "../../smtp/smtp_reply.c"
 #include "../../smtp/smtp_generic.c"
+#include "../../smtp/smtp_mime.c"
 #include "../../smtp/smtp_proto.c"
 #include "../../smtp/smtp_sasl.c"
 #include "../../smtp/smtp_tls.c"
