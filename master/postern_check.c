@@ -18,7 +18,9 @@
  *     smtpd_sasl_auth_enable, SMTP client AUTH without credentials,
  *     credentials keyed differently from relayhost, smtp_/smtpd_
  *     parameter mix-ups, tables older than their source file, relay
- *     restrictions that allow nothing or everything: warnings.
+ *     restrictions that allow nothing or everything, SMTP client AUTH
+ *     whose security options leave no PLAIN or LOGIN, Postfix features
+ *     set but not supported yet (milters, content filters...): warnings.
  * Per-service settings are taken into account: a master.cf service's -o
  * overrides win over main.cf for that service.
  *
@@ -1083,8 +1085,12 @@ static const char *const smtpd_restriction_lists[] = {
     NULL,
 };
 
-/* permit_sasl_authenticated can never match without AUTH. */
-static void check_sasl_permit(const struct svc *s)
+/*
+ * permit_sasl_authenticated can never match without AUTH. A main.cf list
+ * shared by a service that has AUTH (submission, with -o) is fine on
+ * port 25 too: ANY_AUTH says some smtpd service has AUTH on.
+ */
+static void check_sasl_permit(const struct svc *s, int any_auth)
 {
     struct buf *where = buf_new(128);
     struct buf *label = buf_new(64);
@@ -1096,7 +1102,9 @@ static void check_sasl_permit(const struct svc *s)
         const char *name = smtpd_restriction_lists[i];
         struct argv *words;
 
-        if (!svc_is_set(s, name))
+        if (!svc_is_set(s, name)
+            || (any_auth
+                && (s->e == NULL || mastercf_param(s->e, name) == NULL)))
             continue;
         words = argv_new(8);
         restriction_words(s, name, words, 0);
@@ -1154,6 +1162,103 @@ out:
     buf_free(where);
     buf_free(label);
     buf_free(value);
+}
+
+/* Does the security options list OPTIONS (a value) rule out PLAIN/LOGIN? */
+static int no_plaintext(const char *options)
+{
+    struct argv *words = split_words(options);
+    int found = words_have(words, "noplaintext");
+
+    argv_free(words);
+    return found;
+}
+
+/*
+ * SMTP client AUTH with PLAIN and LOGIN filtered out by the security
+ * options (noplaintext is in the default), while most providers offer
+ * nothing else: every login fails with "no mechanism available".
+ */
+static void check_client_plaintext(const struct svc *s)
+{
+    static const char *const involved[] = {
+        "smtp_sasl_auth_enable",
+        "smtp_sasl_security_options",
+        "smtp_sasl_tls_security_options",
+        "smtp_sasl_tls_verified_security_options",
+        "smtp_tls_security_level",
+        "smtp_sasl_mechanism_filter",
+        NULL,
+    };
+    struct buf *value = buf_new(64);
+    struct buf *where = buf_new(128);
+    struct buf *label = buf_new(64);
+    struct argv *filter;
+    const char *level;
+    int tls;
+    int plain_ok;
+
+    if (!svc_bool(s, "smtp_sasl_auth_enable"))
+        goto out;
+    /* A filter without PLAIN and LOGIN: the admin chose other mechanisms. */
+    filter = split_words(svc_value(s, "smtp_sasl_mechanism_filter", value));
+    if (filter->argc > 0 && !words_have(filter, "plain")
+        && !words_have(filter, "login")) {
+        argv_free(filter);
+        goto out;
+    }
+    argv_free(filter);
+    level = svc_value(s, "smtp_tls_security_level", value);
+    tls = (*level != 0 && strcasecmp(level, "none") != 0)
+          || svc_bool(s, "smtp_use_tls") || svc_bool(s, "smtp_enforce_tls");
+    plain_ok = !no_plaintext(svc_value(s, "smtp_sasl_security_options", value));
+    if (tls && !plain_ok) {
+        /* Their defaults name $smtp_sasl_security_options: as above. */
+        const char *raw =
+            s->e ? mastercf_param(s->e, "smtp_sasl_tls_security_options")
+                 : NULL;
+
+        if (raw == NULL)
+            raw = config_raw("smtp_sasl_tls_security_options");
+        if (raw == NULL || strstr(raw, "smtp_sasl_security_options") == NULL)
+            plain_ok = !no_plaintext(
+                svc_value(s, "smtp_sasl_tls_security_options", value));
+        raw = s->e ? mastercf_param(s->e,
+                                    "smtp_sasl_tls_verified_security_options")
+                   : NULL;
+        if (raw == NULL)
+            raw = config_raw("smtp_sasl_tls_verified_security_options");
+        if (!plain_ok && raw != NULL
+            && strstr(raw, "smtp_sasl_tls_security_options") == NULL
+            && strstr(raw, "smtp_sasl_security_options") == NULL)
+            plain_ok = !no_plaintext(
+                svc_value(s, "smtp_sasl_tls_verified_security_options", value));
+    }
+    if (plain_ok)
+        goto out;
+    svc_where(s, "smtp_sasl_auth_enable", where);
+    svc_label(s, involved, label);
+    if (tls)
+        warn_once("%s: smtp_sasl_auth_enable = yes, but the SMTP client "
+                  "security options have noplaintext, with TLS and without "
+                  "it%s: PLAIN and LOGIN, often the only mechanisms a "
+                  "provider offers, are never used (\"no mechanism "
+                  "available\"); set smtp_sasl_tls_security_options = "
+                  "noanonymous",
+                  buf_str(where), buf_str(label));
+    else
+        warn_once("%s: smtp_sasl_auth_enable = yes, but "
+                  "smtp_sasl_security_options has noplaintext and TLS is "
+                  "off%s: PLAIN and LOGIN, often the only mechanisms a "
+                  "provider offers, are never used (\"no mechanism "
+                  "available\"); set smtp_tls_security_level = encrypt and "
+                  "smtp_sasl_tls_security_options = noanonymous, or "
+                  "smtp_sasl_security_options = noanonymous",
+                  buf_str(where), buf_str(label));
+out:
+    buf_free(value);
+    buf_free(where);
+    buf_free(label);
 }
 
 /* Relay control that lets nothing through, or everything. */
@@ -1298,6 +1403,60 @@ static void check_prefix_mixups(const struct mastercf *mcf)
     }
 }
 
+/*
+ * Postfix parameters that Postern knows (so postconf keeps them) but does
+ * not act on yet: a migrated main.cf or master.cf that sets one would
+ * silently lose that feature.
+ */
+static void check_unsupported(const struct mastercf *mcf)
+{
+    static const struct {
+        const char *name;
+        const char *feature;
+    } table[] = {
+        {"smtpd_milters", "milters"},
+        {"non_smtpd_milters", "milters"},
+        {"smtpd_proxy_filter", "before-queue content filters"},
+        {"content_filter", "after-queue content filters"},
+        {"smtp_header_checks", "header and body checks on output"},
+        {"smtp_mime_header_checks", "header and body checks on output"},
+        {"smtp_nested_header_checks", "header and body checks on output"},
+        {"smtp_body_checks", "header and body checks on output"},
+        {"mailbox_transport", "mailbox_transport in local(8)"},
+        {"fallback_transport", "fallback_transport in local(8)"},
+        {NULL, NULL},
+    };
+    struct buf *value = buf_new(64);
+    struct buf *where = buf_new(128);
+    struct svc main_only = {mcf, NULL};
+    size_t i;
+    int k;
+
+    for (k = 0; table[k].name; k++) {
+        const char *name = table[k].name;
+
+        if (config_lookup(name) != NULL
+            && *svc_value(&main_only, name, value) != 0)
+            warn_once("%s: %s is set, but Postern does not support %s yet: "
+                      "the setting is ignored",
+                      svc_where(&main_only, name, where), name,
+                      table[k].feature);
+        for (i = 0; mcf && i < mcf->count; i++) {
+            struct svc s = {mcf, mcf->entries[i]};
+            const char *raw = mastercf_param(s.e, name);
+
+            if (raw != NULL && *svc_value(&s, name, value) != 0)
+                warn_once("%s: %s is set for service %s/%s, but Postern does "
+                          "not support %s yet: the setting is ignored",
+                          svc_where(&s, name, where), name,
+                          s.e->field[MASTERCF_SERVICE],
+                          s.e->field[MASTERCF_TYPE], table[k].feature);
+        }
+    }
+    buf_free(value);
+    buf_free(where);
+}
+
 static void check_mistakes(const struct mastercf *mcf)
 {
     struct svc *servers;
@@ -1305,16 +1464,23 @@ static void check_mistakes(const struct mastercf *mcf)
     size_t nservers = services_running(mcf, "smtpd", &servers);
     size_t nclients = services_running(mcf, "smtp", &clients);
     int uses_auth = 0;
+    int any_auth = 0;
     size_t i;
 
     check_prefix_mixups(mcf);
+    check_unsupported(mcf);
+    for (i = 0; i < nservers; i++)
+        if (svc_bool(&servers[i], "smtpd_sasl_auth_enable"))
+            any_auth = 1;
     for (i = 0; i < nservers; i++) {
-        check_sasl_permit(&servers[i]);
+        check_sasl_permit(&servers[i], any_auth);
         check_sasl_needs(&servers[i], 0, &uses_auth);
         check_relay_control(&servers[i]);
     }
-    for (i = 0; i < nclients; i++)
+    for (i = 0; i < nclients; i++) {
         check_sasl_needs(&clients[i], 1, &uses_auth);
+        check_client_plaintext(&clients[i]);
+    }
     check_relayhost_credentials();
 
     /* Both sides of AUTH go through the auth service. */

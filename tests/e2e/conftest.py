@@ -161,6 +161,22 @@ def open_path(path):
             os.chmod(p, mode | 0o011)
 
 
+def instance_pids(root):
+    """Every process running a program installed under ROOT."""
+    prefix = str(root) + "/"
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            exe = os.readlink(d / "exe")
+        except OSError:
+            continue
+        if exe.startswith(prefix):
+            found.append(int(d.name))
+    return found
+
+
 def add_program(src, dest):
     """Put the test program SRC at DEST (mode 0755) by copy and rename,
     so that a copy of an older one still running (a child a stopped

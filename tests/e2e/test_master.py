@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import add_program, BUILD_DIR, REPO, SANITIZE, Instance, install_env, \
+from conftest import instance_pids, add_program, BUILD_DIR, REPO, SANITIZE, Instance, install_env, \
     layout_args, run_install
 
 TESTBIN = BUILD_DIR / "testbin"
@@ -279,18 +279,7 @@ class Master:
 
     def instance_processes(self):
         """Every process running a program of this instance."""
-        root = str(self.inst.root) + "/"
-        found = []
-        for d in Path("/proc").iterdir():
-            if not d.name.isdigit():
-                continue
-            try:
-                exe = os.readlink(d / "exe")
-            except OSError:
-                continue
-            if exe.startswith(root):
-                found.append(int(d.name))
-        return found
+        return instance_pids(self.inst.root)
 
     def cleanup(self):
         """Kill what is left; return the sanitizer reports found."""

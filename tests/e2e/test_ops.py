@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Instance, install_env, layout_args, open_path, run_install
+from conftest import instance_pids, Instance, install_env, layout_args, open_path, run_install
 from test_master import alive, wait_for
 
 SERVICES = [
@@ -113,18 +113,7 @@ class Ops:
 
     def processes(self):
         """Every process running a program of this instance."""
-        root = str(self.inst.root) + "/"
-        found = []
-        for d in Path("/proc").iterdir():
-            if not d.name.isdigit():
-                continue
-            try:
-                exe = os.readlink(d / "exe")
-            except OSError:
-                continue
-            if exe.startswith(root):
-                found.append(int(d.name))
-        return found
+        return instance_pids(self.inst.root)
 
     def kill_all(self):
         for pid in self.processes():

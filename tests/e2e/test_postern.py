@@ -430,6 +430,7 @@ def test_check_password_file_mode(inst):
     passwd = inst.config_dir / "sasl_passwd"
     add_main_cf(inst, "relayhost = [mail.isp.example]:587\n"
                 "smtp_sasl_auth_enable = yes\n"
+                "smtp_sasl_security_options = noanonymous\n"
                 f"smtp_sasl_password_maps = hash:{passwd}\n")
     write_secret(passwd, "[mail.isp.example]:587 user:secret\n")
     postmap(inst, passwd)
@@ -499,6 +500,57 @@ def test_check_permit_sasl_authenticated_in_a_service(inst):
         "can log in, so it never permits anything"]
 
 
+def test_check_permit_sasl_authenticated_shared_with_submission(inst):
+    """A main.cf relay list with permit_sasl_authenticated is fine on port
+    25 when a submission service switches AUTH on with -o; the same list
+    set with -o on a service without AUTH is still reported."""
+    users = inst.config_dir / "users"
+    write_secret(users, "alice@example.com {PLAIN}secret\n")
+    add_main_cf(inst, "smtpd_relay_restrictions = permit_mynetworks, "
+                "permit_sasl_authenticated, reject_unauth_destination\n"
+                f"auth_user_maps = texthash:{users}\n")
+    text = inst.master_cf.read_text()
+    inst.master_cf.write_text(
+        text + "submission inet n       -       n       -       -       smtpd\n"
+        "  -o smtpd_sasl_auth_enable=yes\n")
+    res = postern(inst, "check")
+    assert res.returncode == 0 and warnings(res) == [], res
+    line = text.count("\n") + 3
+    inst.master_cf.write_text(
+        inst.master_cf.read_text() +
+        "2526      inet  n       -       n       -       -       smtpd\n"
+        "  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject\n")
+    res = postern(inst, "check")
+    assert warnings(res) == [
+        f"{TAG}warning: {inst.master_cf}, line {line}: "
+        "smtpd_relay_restrictions uses permit_sasl_authenticated, but "
+        "smtpd_sasl_auth_enable = no for service 2526/inet: no client "
+        "can log in, so it never permits anything"], res
+
+
+def test_check_unsupported_postfix_features(inst):
+    """Settings Postern keeps but does not act on yet are reported, in
+    main.cf and as -o overrides; empty ones (content_filter= in a
+    re-injection service) are not."""
+    line = add_main_cf(inst, "smtpd_milters = inet:localhost:8891\n"
+                       "content_filter =\n")
+    text = inst.master_cf.read_text()
+    mline = text.count("\n") + 1
+    inst.master_cf.write_text(
+        text + "2526      inet  n       -       n       -       -       smtpd\n"
+        "  -o content_filter=smtp-amavis:[127.0.0.1]:10024\n"
+        "2527      inet  n       -       n       -       -       smtpd\n"
+        "  -o content_filter=\n")
+    res = postern(inst, "check")
+    assert res.returncode == 0, res
+    assert warnings(res) == [
+        f"{TAG}warning: {inst.main_cf}, line {line}: smtpd_milters is set, "
+        "but Postern does not support milters yet: the setting is ignored",
+        f"{TAG}warning: {inst.master_cf}, line {mline}: content_filter is "
+        "set for service 2526/inet, but Postern does not support after-queue"
+        " content filters yet: the setting is ignored"], res
+
+
 def test_check_smtp_sasl_without_password_maps(inst):
     line = add_main_cf(inst, "smtp_sasl_auth_enable = yes\n")
     res = postern(inst, "check")
@@ -515,6 +567,7 @@ def test_check_relayhost_key_mismatch(inst, key):
     passwd = inst.config_dir / "sasl_passwd"
     add_main_cf(inst, "relayhost = [mail.isp.example]:587\n"
                 "smtp_sasl_auth_enable = yes\n"
+                "smtp_sasl_security_options = noanonymous\n"
                 f"smtp_sasl_password_maps = hash:{passwd}\n")
     write_secret(passwd, "# provider account\n"
                  f"{key} user@isp.example:secret\n")
@@ -533,11 +586,60 @@ def test_check_relayhost_key_exact(inst):
     passwd = inst.config_dir / "sasl_passwd"
     add_main_cf(inst, "relayhost = [mail.isp.example]:587\n"
                 "smtp_sasl_auth_enable = yes\n"
+                "smtp_sasl_security_options = noanonymous\n"
                 f"smtp_sasl_password_maps = hash:{passwd}\n")
     write_secret(passwd, "mail.isp.example other:x\n"
                  "[mail.isp.example]:587 user:secret\n")
     postmap(inst, passwd)
     os.chmod(f"{passwd}.db", 0o600)
+    res = postern(inst, "check")
+    assert res.returncode == 0 and warnings(res) == [], res
+
+
+def test_check_smtp_sasl_plaintext_filtered_out(inst):
+    """noplaintext, in smtp_sasl_security_options by default, leaves no
+    PLAIN or LOGIN, often all a provider offers."""
+    passwd = inst.config_dir / "sasl_passwd"
+    write_secret(passwd, "[mail.isp.example]:587 user:secret\n")
+    postmap(inst, passwd)
+    os.chmod(f"{passwd}.db", 0o600)
+    line = add_main_cf(inst, "smtp_sasl_auth_enable = yes\n"
+                       "relayhost = [mail.isp.example]:587\n"
+                       f"smtp_sasl_password_maps = hash:{passwd}\n")
+    res = postern(inst, "check")
+    assert res.returncode == 0, res
+    assert warnings(res) == [
+        f"{TAG}warning: {inst.main_cf}, line {line}: smtp_sasl_auth_enable "
+        "= yes, but smtp_sasl_security_options has noplaintext and TLS is "
+        "off: PLAIN and LOGIN, often the only mechanisms a provider offers, "
+        "are never used (\"no mechanism available\"); set "
+        "smtp_tls_security_level = encrypt and smtp_sasl_tls_security_options"
+        " = noanonymous, or smtp_sasl_security_options = noanonymous"], res
+    # TLS alone is not enough: the TLS options default to the same list.
+    add_main_cf(inst, "smtp_tls_security_level = encrypt\n")
+    res = postern(inst, "check")
+    assert len(warnings(res)) == 1 and "with TLS and without it: PLAIN " \
+        "and LOGIN" in warnings(res)[0], res
+    add_main_cf(inst, "smtp_sasl_tls_security_options = noanonymous\n")
+    res = postern(inst, "check")
+    assert res.returncode == 0 and warnings(res) == [], res
+    # A per-service override is looked at for that service.
+    text = inst.master_cf.read_text()
+    mline = text.count("\n") + 1
+    inst.master_cf.write_text(
+        text + "relay2     unix  -       -       n       -       -       smtp\n"
+        "  -o smtp_tls_security_level=none\n")
+    res = postern(inst, "check")
+    assert warnings(res) == [
+        f"{TAG}warning: {inst.main_cf}, line {line}: smtp_sasl_auth_enable "
+        "= yes, but smtp_sasl_security_options has noplaintext and TLS is off"
+        " for service relay2/unix: PLAIN and LOGIN, often the only mechanisms"
+        " a provider offers, are never used (\"no mechanism available\"); "
+        "set smtp_tls_security_level = encrypt and "
+        "smtp_sasl_tls_security_options = noanonymous, or "
+        "smtp_sasl_security_options = noanonymous"], res
+    # A mechanism filter without PLAIN and LOGIN is a choice, not a mistake.
+    add_main_cf(inst, "smtp_sasl_mechanism_filter = cram-md5\n")
     res = postern(inst, "check")
     assert res.returncode == 0 and warnings(res) == [], res
 
