@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -307,16 +306,6 @@ static int deliver_valid_dsn(const char *dsn)
     return *p == 0;
 }
 
-/* Has the peer of FD closed its end (or sent what it never sends)? */
-static int deliver_peer_gone(int fd)
-{
-    struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
-
-    if (fd < 0 || poll(&p, 1, 0) <= 0)
-        return 0;
-    return (p.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) != 0;
-}
-
 struct deliver_agent *deliver_agent_open(struct stream *s, struct buf *err)
 {
     struct deliver_agent *a = mem_calloc(1, sizeof(*a));
@@ -407,10 +396,11 @@ struct deliver_agent *deliver_agent_open(struct stream *s, struct buf *err)
      * A qmgr that died before we held the lock may have a successor that
      * found the file unlocked and sent it to another agent: delivering
      * now could deliver twice. Its socket shows the death (qmgr sends
-     * nothing after the request), so give the request up; the new qmgr
-     * owns the message. A qmgr dying after this point finds the lock.
+     * nothing after the request, so any input, end of file included,
+     * means it is gone): give the request up; the new qmgr owns the
+     * message. A qmgr dying after this point finds the lock.
      */
-    if (deliver_peer_gone(stream_fd(s))) {
+    if (stream_input_ready(s, 0) == 1) {
         buf_setf(err, "%s: the queue manager went away before delivery",
                  buf_str(req->queue_id));
         goto bad;

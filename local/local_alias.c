@@ -400,9 +400,7 @@ int local_try_forward(struct local_state *st)
         if (buf_len(list) == 0)
             continue;
         used = 1;
-        child = *st;
-        child.uid = st->uid;
-        child.gid = st->gid;
+        child = *st; /* the recipient's own privileges */
         child.delivered = st->address;
         local_deliver_list(&child, buf_str(list), LOCAL_SRC_FORWARD, st->user);
     }

@@ -35,6 +35,7 @@
 #include "maps.h"
 #include "msg.h"
 #include "params.h"
+#include "privs.h"
 #include "record.h"
 #include "str.h"
 
@@ -143,12 +144,15 @@ static void local_child(int in, int out, uid_t uid, gid_t gid, const char *dir,
     signal(SIGPIPE, SIG_DFL);
     signal(SIGALRM, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
-    if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0
-        || (uid != 0 && setuid(0) == 0)) {
-        static const char msg[] = "local: cannot drop privileges\n";
+    {
+        struct buf *err = buf_new(64);
 
-        (void) write(2, msg, sizeof(msg) - 1);
-        _exit(EX_OSERR);
+        if (privs_drop(uid, gid, err) < 0) {
+            buf_puts(err, "\n");
+            (void) write(2, buf_str(err), buf_len(err));
+            _exit(EX_OSERR);
+        }
+        buf_free(err);
     }
     if (home == NULL || chdir(home) < 0)
         (void) chdir("/");
@@ -231,6 +235,12 @@ void local_deliver_command(struct local_state *st, const char *command,
     r = local_copy(st, in[1], flags, 0, 0, err);
     close(in[1]);
     in[1] = -1;
+    /* Timed out while copying: the alarm is spent, kill before waiting. */
+    if (local_copy_timeout && !timed_out) {
+        timed_out = 1;
+        (void) kill(-pid, SIGKILL);
+        (void) kill(pid, SIGKILL);
+    }
     /* The command may exit without reading everything: not an error. */
     for (;;) {
         if (waitpid(pid, &status, 0) == pid)

@@ -51,8 +51,15 @@ static int local_out_flush(struct local_out *o)
         return -1;
     }
     while (left > 0) {
-        ssize_t n = write(o->fd, p, left);
+        ssize_t n;
 
+        /* An alarm that fired between writes (while reading the queue
+         * file) would never interrupt the next, blocking one. */
+        if (local_copy_timeout) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        n = write(o->fd, p, left);
         if (n < 0) {
             if (errno == EINTR && !local_copy_timeout)
                 continue;

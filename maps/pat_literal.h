@@ -25,8 +25,8 @@
 size_t pat_required_literal(const char *pattern, char *out, size_t size);
 
 /*
- * Does TEXT contain LIT (LEN bytes)? ICASE compares ASCII letters without
- * case, as regexec() does with REG_ICASE in the C locale.
+ * Does TEXT contain LIT (a string of LEN bytes)? ICASE compares ASCII letters
+ * without case, as regexec() does with REG_ICASE in the C locale.
  */
 int pat_has_literal(const char *text, const char *lit, size_t len, int icase);
 

@@ -31,8 +31,9 @@ struct tls_ctx;
 
 /* ---- replies (smtp_reply.c) --------------------------------------------- */
 
-#define SMTP_REPLY_LINE_MAX  4096 /* longest reply line kept */
-#define SMTP_REPLY_LINES_MAX 100  /* most lines in one reply */
+#define SMTP_REPLY_LINE_MAX       4096 /* longest reply line kept */
+#define SMTP_REPLY_LINES_MAX      100  /* most lines in one reply */
+#define SMTP_REPLY_LINES_READ_MAX 1000 /* more: a malformed reply */
 
 struct smtp_reply {
     int code;           /* 250; 0 when malformed */

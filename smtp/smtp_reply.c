@@ -128,6 +128,11 @@ int smtp_reply_read(struct stream *s, struct smtp_reply *r)
         nlines++;
         if (last)
             break;
+        /* Lines past the stored ones are read, but not without end. */
+        if (nlines >= SMTP_REPLY_LINES_READ_MAX) {
+            r->code = 0;
+            break;
+        }
     }
     buf_free(line);
     if (ret == 0 && r->code != 0 && r->lines->argc > 0

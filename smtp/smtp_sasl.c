@@ -275,7 +275,7 @@ int smtp_sasl_login(struct smtp_session *ss, const char *sender,
     struct buf *line = buf_new(256), *data = buf_new(256), *b64 = buf_new(256);
     struct smtp_scram sc;
     const char *options, *mech;
-    int ret = SMTP_SASL_OK, step;
+    int ret = SMTP_SASL_OK, step, scram_verified;
     enum auth_status st;
 
     memset(&sc, 0, sizeof(sc));
@@ -340,6 +340,7 @@ int smtp_sasl_login(struct smtp_session *ss, const char *sender,
     } else {
         buf_setf(line, "AUTH %s", mech);
     }
+    scram_verified = 0;
     for (step = 0; step < 5; step++) {
         if (smtp_sasl_send(ss, buf_str(line), &r) < 0) {
             buf_set(err, "lost connection");
@@ -348,6 +349,15 @@ int smtp_sasl_login(struct smtp_session *ss, const char *sender,
         }
         OPENSSL_cleanse(buf_str(line), buf_len(line));
         if (r.code == 235) {
+            /* SCRAM's "235" counts only after the server proved itself. */
+            if (strcmp(mech, "SCRAM-SHA-256") == 0 && !scram_verified) {
+                buf_setf(err,
+                         "SASL authentication failed; server %s sent no "
+                         "SCRAM server signature",
+                         buf_str(ss->peer));
+                ret = SMTP_SASL_FAIL;
+                goto out;
+            }
             ss->auth_done = 1;
             goto out;
         }
@@ -392,6 +402,7 @@ int smtp_sasl_login(struct smtp_session *ss, const char *sender,
                 ret = SMTP_SASL_FAIL;
                 goto out;
             }
+            scram_verified = 1;
             buf_reset(line);
         } else {
             buf_set(line, "*");

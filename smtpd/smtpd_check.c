@@ -661,7 +661,9 @@ static int netlist_match(const struct netlist *nl, const char *addr,
 
     if (!addr || cidr_addr_parse(addr, strlen(addr), &a) != CIDR_OK)
         return 0;
-    if (cidr_list_match_text(nl->nets, addr, strlen(addr)))
+    if (cidr_addr_is_v4mapped(&a))
+        cidr_addr_unmap(&a);
+    if (cidr_list_match(nl->nets, &a, NULL))
         return 1;
     if (!nl->maps)
         return 0;

@@ -48,6 +48,12 @@ static struct buf *sasl_tls_opts; /* smtpd_sasl_tls_security_options */
  */
 #define SASL_DOWN_SECONDS 10
 static time_t sasl_down_until;
+/*
+ * The filtered mechanism lists without and with TLS, asked once per
+ * process (they depend only on this process's settings; a reload replaces
+ * the process). NULL: not known yet.
+ */
+static struct buf *sasl_mech_cache[2];
 
 /* ---- pure helpers ------------------------------------------------------- */
 
@@ -422,6 +428,10 @@ void smtpd_sasl_free(void)
         auth_client_free(sasl_ac);
     sasl_ac = NULL;
     sasl_down_until = 0;
+    for (size_t i = 0; i < 2; i++) {
+        buf_free(sasl_mech_cache[i]);
+        sasl_mech_cache[i] = NULL;
+    }
     smtpd_sasl_filter_free(sasl_filter);
     sasl_filter = NULL;
     if (sasl_exceptions)
@@ -449,7 +459,6 @@ void smtpd_sasl_session_init(struct smtpd_sasl *ss, const char *name,
     ss->username = buf_new(32);
     ss->sender = buf_new(32);
     ss->mechs = buf_new(64);
-    ss->mechs_tls = -1;
     if (sasl_on && sasl_exceptions) {
         struct buf *err = buf_new(32);
         int m = smtpd_hostlist_match(sasl_exceptions, name, addr, err);
@@ -476,7 +485,6 @@ void smtpd_sasl_session_tls(struct smtpd_sasl *ss)
     buf_reset(ss->username);
     smtpd_sasl_mail_reset(ss);
     buf_reset(ss->mechs);
-    ss->mechs_tls = -1;
 }
 
 int smtpd_sasl_authenticated(const struct smtpd_sasl *ss)
@@ -510,17 +518,18 @@ void smtpd_sasl_log_fields(const struct smtpd_sasl *ss, struct buf *out)
 }
 
 /*
- * The filtered mechanism list for TLS state TLS, or NULL when the auth
- * service cannot be asked (logged). Cached in SS when CACHE.
+ * The filtered mechanism list for TLS state TLS, in OUT, or NULL when the
+ * auth service cannot be asked (logged).
  */
-static const char *sasl_mechs(struct smtpd_sasl *ss, int tls, int cache,
-                              struct buf *out)
+static const char *sasl_mechs(int tls, struct buf *out)
 {
     struct auth_reply r;
     const char *result = NULL;
 
-    if (cache && ss->mechs_tls == tls)
-        return buf_str(ss->mechs);
+    if (sasl_mech_cache[tls]) {
+        buf_set(out, buf_str(sasl_mech_cache[tls]));
+        return buf_str(out);
+    }
     if (sasl_down_until != 0 && time(NULL) < sasl_down_until)
         return NULL;
     auth_reply_init(&r);
@@ -539,9 +548,9 @@ static const char *sasl_mechs(struct smtpd_sasl *ss, int tls, int cache,
             msg_warn("smtpd_sasl_mechanism_filter discards all mechanisms "
                      "in '%s'",
                      buf_str(r.data));
+        sasl_mech_cache[tls] = buf_new(buf_len(out) + 1);
+        buf_set(sasl_mech_cache[tls], buf_str(out));
         result = buf_str(out);
-        if (cache)
-            ss->mechs_tls = tls;
     }
     auth_reply_free(&r);
     return result;
@@ -553,7 +562,7 @@ void smtpd_sasl_ehlo(struct smtpd_sasl *ss, int tls_active, struct buf *reply)
 
     if (!sasl_on || ss->exception || (var_smtpd_tls_auth_only && !tls_active))
         return;
-    mechs = sasl_mechs(ss, tls_active != 0, 1, ss->mechs);
+    mechs = sasl_mechs(tls_active != 0, ss->mechs);
     if (mechs == NULL || *mechs == 0)
         return;
     buf_printf(reply, "\n250 AUTH %s", mechs);
@@ -780,7 +789,7 @@ int smtpd_sasl_auth_cmd(struct smtpd_sasl *ss, const struct smtpd_sasl_io *io,
     if (buf_len(mech) > SASL_MECH_MAX
         || memchr(buf_str(mech), 0, buf_len(mech)))
         buf_truncate(mech, 0);
-    mechs = sasl_mechs(ss, cmd->tls_active != 0, 1, ss->mechs);
+    mechs = sasl_mechs(cmd->tls_active != 0, ss->mechs);
     if (mechs == NULL) {
         str_printable(canon, buf_str(mech), buf_len(mech));
         ret =
@@ -793,7 +802,7 @@ int smtpd_sasl_auth_cmd(struct smtpd_sasl *ss, const struct smtpd_sasl_io *io,
 
         /* Offered after STARTTLS (noplaintext and such): say so. */
         if (!cmd->tls_active && cmd->tls_offered && buf_len(mech) > 0
-            && (tls_mechs = sasl_mechs(ss, 1, 0, list)) != NULL
+            && (tls_mechs = sasl_mechs(1, list)) != NULL
             && mech_find(tls_mechs, buf_str(mech), canon) != NULL) {
             sasl_say(io, b,
                      "538 5.7.11 Encryption required for requested "

@@ -46,8 +46,7 @@ struct smtpd_sasl {
     int have_sender;      /* AUTH= given (and not <>) */
     unsigned failures;    /* failed AUTH exchanges in this session */
     int exception;        /* smtpd_sasl_exceptions_networks: no AUTH in EHLO */
-    struct buf *mechs;    /* the filtered list from auth, cached */
-    int mechs_tls;        /* TLS state MECHS was fetched for; -1 none */
+    struct buf *mechs;    /* the filtered list from auth (last EHLO) */
 };
 
 /* Client NAME/ADDR (for smtpd_sasl_exceptions_networks). */
